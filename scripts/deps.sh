@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Installs what Swarm's build and tests need, on Debian (apt-get) or Termux (pkg).
+# Idempotent: checks first, and only touches the package manager when something is missing.
+# Prints one summary line. Exits non-zero with a reason when it cannot install.
+set -euo pipefail
+
+# --- the package lists: the one place to add a dependency (and say why in docs/DEPENDENCIES.md)
+DEBIAN_PACKAGES=(
+    cmake make gcc pkg-config # build
+    clang lld                 # wasm32 examples, the ASan build, libFuzzer
+    libclang-rt-dev           # ASan/UBSan/libFuzzer runtimes for the default clang
+    wabt                      # wast2json for the spec suite, wat2wasm for tests
+    libcjson-dev              # JSON (spectest runner, HTTP API)
+)
+TERMUX_PACKAGES=(cmake make clang lld pkg-config cjson)
+TERMUX_OPTIONAL=(wabt) # installed when the repository has it; without it spec tests are off
+
+say() { echo "deps: $*"; }
+die() {
+    echo "deps: $*" >&2
+    exit 1
+}
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+missing_of() {
+    local p out=()
+    for p in "$@"; do installed "$p" || out+=("$p"); done
+    echo "${out[@]:-}"
+}
+
+# Runs a command as root: directly, or through sudo.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        die "need root to install packages ($*): run as root or install sudo"
+    fi
+}
+
+# apt-get waiting for a lock held by another apt (up to 10 minutes), quietly.
+apt_quiet() {
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=600 "$@" \
+        >/tmp/swarm-deps.log 2>&1 || {
+        tail -n 20 /tmp/swarm-deps.log >&2
+        die "apt-get $* failed (full log: /tmp/swarm-deps.log)"
+    }
+}
+
+debian() {
+    local missing still
+    read -ra missing <<<"$(missing_of "${DEBIAN_PACKAGES[@]}")"
+    if [ ${#missing[@]} -eq 0 ]; then
+        say "all present (${#DEBIAN_PACKAGES[@]} packages)"
+        return
+    fi
+    apt_quiet update
+    apt_quiet install -y --no-install-recommends "${missing[@]}"
+    read -ra still <<<"$(missing_of "${missing[@]}")"
+    [ ${#still[@]} -eq 0 ] || die "still missing after install: ${still[*]}"
+    say "installed ${missing[*]}"
+}
+
+termux() {
+    local missing optional p
+    read -ra missing <<<"$(missing_of "${TERMUX_PACKAGES[@]}")"
+    read -ra optional <<<"$(missing_of "${TERMUX_OPTIONAL[@]}")"
+    if [ ${#missing[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ]; then
+        say "all present (termux)"
+        return
+    fi
+    local done_list=()
+    if [ ${#missing[@]} -gt 0 ]; then
+        pkg install -y "${missing[@]}" >"${TMPDIR:-$PREFIX/tmp}/swarm-deps.log" 2>&1 ||
+            die "pkg install ${missing[*]} failed (log: ${TMPDIR:-$PREFIX/tmp}/swarm-deps.log)"
+        done_list+=("${missing[@]}")
+    fi
+    for p in "${optional[@]}"; do
+        if pkg install -y "$p" >/dev/null 2>&1; then
+            done_list+=("$p")
+        else
+            say "note: $p is not available here; configure with -DSWARM_SPEC_TESTS=OFF"
+        fi
+    done
+    say "installed ${done_list[*]:-nothing}"
+}
+
+# Anything else: no package manager we know; check the tools and say what is missing.
+other() {
+    local t lacking=()
+    for t in cmake make cc clang wast2json pkg-config; do
+        command -v "$t" >/dev/null 2>&1 || lacking+=("$t")
+    done
+    [ ${#lacking[@]} -eq 0 ] ||
+        die "unknown system and missing ${lacking[*]}: install them (see docs/DEPENDENCIES.md)"
+    say "unknown system, tools present"
+}
+
+if [ -n "${TERMUX_VERSION:-}" ] || [[ "${PREFIX:-}" == */com.termux/* ]]; then
+    termux
+elif command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
+    debian
+else
+    other
+fi

@@ -1,0 +1,1698 @@
+/*
+ * compile.c — translation of validated function bodies into slot code.
+ *
+ * One pass per body. A compile-time virtual stack mirrors the operand stack:
+ * an entry is either already in its temp slot (params + locals + height), or
+ * still a pending reference to a local or a constant that consumers can use
+ * in place. Pending entries are materialised into their temp slots when a
+ * local they name is about to be written, at every block entry (so that no
+ * later materialisation can run on only some of the paths reaching a merge)
+ * and whenever a value must sit in its canonical slot (call arguments, values
+ * carried by branches, block results at merge points).
+ *
+ * Fuel: every label (loop header, targeted block end, else, if end, function
+ * entry) starts a basic block with a FUEL op whose count is the number of wasm
+ * instructions up to the next label. Falling into a label runs the FUEL op;
+ * every branch jumps just past it and charges the count itself (the word
+ * before any branch target is always a count), so a loop back-edge costs no
+ * extra dispatch.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile.h"
+#include "ops.h"
+#include "reader.h"
+
+#define NONE UINT32_MAX
+#define MAX_WORDS (1u << 30)   /* keeps branch displacements well inside int32 */
+#define MAX_SLOTS (1u << 28)   /* frame slots of one function */
+
+enum { V_TEMP, V_LOCAL, V_CONST };
+
+typedef struct vval {
+    uint8_t kind;
+    uint32_t local;
+    uint64_t imm;
+} vval;
+
+enum { C_FUNC, C_BLOCK, C_LOOP, C_IF };
+
+typedef struct ctl {
+    uint8_t kind;
+    bool dead;       /* the rest of this block is unreachable */
+    bool targeted;   /* a forward branch goes to its end */
+    uint32_t base;   /* stack height below the block's params */
+    uint32_t nparams, nresults;
+    uint32_t patch;  /* chain of branch words to patch with the end label (+1; 0 ends) */
+    uint32_t else_site; /* if: branch word to the else label / end (+1), 0 once bound */
+    uint32_t head;   /* loop: position of the header label */
+} ctl;
+
+/* What the last emitted op was, for peephole fusion and retargeting. Valid
+ * only while no other code or label followed it (pos == NONE otherwise). */
+enum { P_NONE, P_CMP, P_EQZ };
+typedef struct peep {
+    uint32_t pos;    /* start of the op */
+    uint32_t dst;    /* word holding its destination slot, or NONE */
+    uint32_t height; /* stack entry it produced */
+    uint8_t kind;    /* P_CMP: cc/is64/imm/a/b valid; P_EQZ: is64/a valid */
+    uint8_t cc;
+    bool is64, imm;
+    uint32_t a, b;
+} peep;
+
+typedef struct comp {
+    const wasm_module *m;
+    const void *const *h;
+    uint32_t *code;
+    size_t len, cap;
+    vval *vs;
+    uint32_t vh, vcap, vmax;
+    uint32_t pend_lo; /* entries below are all V_TEMP */
+    uint32_t npend;   /* V_LOCAL entries on the stack */
+    ctl *cs;
+    uint32_t ch, ccap;
+    uint32_t L;       /* params + locals: slot of stack height 0 */
+    uint32_t fuel_at; /* count word of the current basic block */
+    uint32_t dead_nest;
+    peep last;
+    bool fail;
+    wasm_status fail_status;
+    const char *fail_msg;
+} comp;
+
+/* ---- code buffer ------------------------------------------------------ */
+
+static void fail(comp *c, wasm_status st, const char *msg)
+{
+    if (!c->fail) {
+        c->fail = true;
+        c->fail_status = st;
+        c->fail_msg = msg;
+    }
+}
+
+static void put(comp *c, uint32_t w)
+{
+    if (c->len == c->cap) {
+        if (c->fail)
+            return;
+        size_t ncap = c->cap ? c->cap * 2 : 256;
+        if (ncap > MAX_WORDS) {
+            fail(c, WASM_ERR_LIMIT, "function too large to compile");
+            return;
+        }
+        uint32_t *n = realloc(c->code, ncap * sizeof *n);
+        if (!n) {
+            fail(c, WASM_ERR_NOMEM, "out of memory compiling function");
+            return;
+        }
+        c->code = n;
+        c->cap = ncap;
+    }
+    c->code[c->len++] = w;
+}
+
+static uint32_t pos(const comp *c)
+{
+    return (uint32_t)c->len;
+}
+
+static void put_ptr(comp *c, const void *p)
+{
+    uint32_t w[OP_HW];
+    memcpy(w, &p, sizeof p);
+    for (uint32_t i = 0; i < OP_HW; i++)
+        put(c, w[i]);
+}
+
+static uint32_t put_op(comp *c, int op)
+{
+    uint32_t at = pos(c);
+    c->last.pos = NONE;
+    put_ptr(c, c->h[op]);
+    return at;
+}
+
+static void set_word(comp *c, uint32_t at, uint32_t w)
+{
+    if (at < c->len)
+        c->code[at] = w;
+}
+
+static uint32_t get_word(const comp *c, uint32_t at)
+{
+    return at < c->len ? c->code[at] : 0;
+}
+
+/* Records the op just emitted at `at` (destination word dst) as the producer of
+ * stack entry `height`, so that local.set can retarget it. */
+static void set_last(comp *c, uint32_t at, uint32_t dst, uint32_t height)
+{
+    c->last = (peep){.pos = at, .dst = dst, .height = height, .kind = P_NONE};
+}
+
+static void count(comp *c)
+{
+    if (c->fuel_at < c->len)
+        c->code[c->fuel_at]++;
+}
+
+/* Starts a basic block (a label) here, unless the current one is still empty. */
+static void fuel_block(comp *c)
+{
+    c->last.pos = NONE;
+    if (c->fuel_at + 1 == c->len && c->code[c->fuel_at] == 0)
+        return;
+    put_op(c, OP_FUEL);
+    c->fuel_at = pos(c);
+    put(c, 0);
+}
+
+/* Patches branch word `site` to jump to `target`. */
+static void patch(comp *c, uint32_t site, uint32_t target)
+{
+    set_word(c, site, target - site);
+}
+
+/* Binds the end label of t to the current basic block start. */
+static void bind(comp *c, ctl *t)
+{
+    uint32_t target = c->fuel_at + 1;
+    uint32_t p = t->patch;
+    while (p && !c->fail) {
+        uint32_t site = p - 1;
+        uint32_t next = get_word(c, site);
+        patch(c, site, target);
+        p = next;
+    }
+    t->patch = 0;
+}
+
+/* Emits a branch word to the label of t. */
+static void put_target(comp *c, ctl *t)
+{
+    if (t->kind == C_LOOP) {
+        put(c, t->head - pos(c));
+    } else {
+        uint32_t at = pos(c);
+        put(c, t->patch);
+        t->patch = at + 1;
+        t->targeted = true;
+    }
+}
+
+/* A local forward branch: emit a placeholder, later patch() it after put(c, 0). */
+static uint32_t put_site(comp *c)
+{
+    uint32_t at = pos(c);
+    put(c, 0);
+    return at;
+}
+
+/* Ends an unconditional sequence and places a jump target after it: the
+ * count word (never executed) that branches to it charge. */
+static void bind_site(comp *c, uint32_t site)
+{
+    put(c, 0);
+    patch(c, site, pos(c));
+    c->last.pos = NONE;
+}
+
+/* ---- virtual stack ---------------------------------------------------- */
+
+static bool vgrow(comp *c, uint32_t n)
+{
+    if (c->vh + (uint64_t)n <= c->vcap)
+        return true;
+    uint64_t ncap = c->vcap ? c->vcap : 64;
+    while (ncap < c->vh + (uint64_t)n)
+        ncap *= 2;
+    if (ncap > MAX_SLOTS) {
+        fail(c, WASM_ERR_LIMIT, "operand stack too deep to compile");
+        return false;
+    }
+    vval *v = realloc(c->vs, ncap * sizeof *v);
+    if (!v) {
+        fail(c, WASM_ERR_NOMEM, "out of memory compiling function");
+        return false;
+    }
+    c->vs = v;
+    c->vcap = (uint32_t)ncap;
+    return true;
+}
+
+static void vpush(comp *c, uint8_t kind, uint32_t local, uint64_t imm)
+{
+    if (!vgrow(c, 1))
+        return;
+    if (kind != V_TEMP && c->pend_lo > c->vh)
+        c->pend_lo = c->vh;
+    if (kind == V_LOCAL)
+        c->npend++;
+    c->vs[c->vh++] = (vval){kind, local, imm};
+    if (c->vh > c->vmax)
+        c->vmax = c->vh;
+}
+
+static uint32_t push_temp(comp *c)
+{
+    uint32_t h = c->vh;
+    vpush(c, V_TEMP, 0, 0);
+    return c->L + h;
+}
+
+static bool vhave(comp *c, uint32_t n)
+{
+    ctl *t = &c->cs[c->ch - 1];
+    if (c->vh < n || c->vh - n < t->base) {
+        fail(c, WASM_ERR_INVALID, "operand stack underflow in validated code");
+        return false;
+    }
+    return true;
+}
+
+static void vpop(comp *c, uint32_t n)
+{
+    if (n > c->vh)
+        n = c->vh;
+    for (uint32_t i = 0; i < n; i++)
+        if (c->vs[c->vh - 1 - i].kind == V_LOCAL)
+            c->npend--;
+    c->vh -= n;
+    if (c->pend_lo > c->vh)
+        c->pend_lo = c->vh;
+}
+
+static void emit_copy(comp *c, uint32_t d, uint32_t s)
+{
+    if (d == s)
+        return;
+    put_op(c, OP_COPY);
+    put(c, d);
+    put(c, s);
+}
+
+static void emit_const(comp *c, uint32_t d, uint64_t imm)
+{
+    if (imm <= UINT32_MAX) {
+        put_op(c, OP_CONST32);
+        put(c, d);
+        put(c, (uint32_t)imm);
+    } else {
+        put_op(c, OP_CONST64);
+        put(c, d);
+        put(c, (uint32_t)imm);
+        put(c, (uint32_t)(imm >> 32));
+    }
+}
+
+/* Puts stack entry i into its temp slot. */
+static void mat(comp *c, uint32_t i)
+{
+    vval *v = &c->vs[i];
+    if (v->kind == V_LOCAL) {
+        emit_copy(c, c->L + i, v->local);
+        c->npend--;
+    } else if (v->kind == V_CONST) {
+        emit_const(c, c->L + i, v->imm);
+    }
+    v->kind = V_TEMP;
+}
+
+/* Materialises entries from..top. */
+static void mat_from(comp *c, uint32_t from)
+{
+    uint32_t lo = from > c->pend_lo ? from : c->pend_lo;
+    for (uint32_t i = lo; i < c->vh; i++)
+        if (c->vs[i].kind != V_TEMP)
+            mat(c, i);
+    if (lo == c->pend_lo)
+        c->pend_lo = c->vh;
+}
+
+static void mat_all(comp *c)
+{
+    mat_from(c, 0);
+}
+
+/* Drops everything above height h and pushes n temps (a merge point's values). */
+static void vreset(comp *c, uint32_t h, uint32_t n)
+{
+    if (c->vh > h)
+        vpop(c, c->vh - h);
+    if (vgrow(c, n))
+        for (uint32_t i = 0; i < n; i++)
+            push_temp(c);
+}
+
+/* Slot holding stack entry i (constants get materialised). */
+static uint32_t opnd(comp *c, uint32_t i)
+{
+    vval *v = &c->vs[i];
+    if (v->kind == V_CONST)
+        mat(c, i);
+    return v->kind == V_LOCAL ? v->local : c->L + i;
+}
+
+/* Before local x is written: entries that still read it get their own copy. */
+static void protect_local(comp *c, uint32_t x, uint32_t below)
+{
+    if (!c->npend)
+        return;
+    for (uint32_t i = c->pend_lo; i < below; i++)
+        if (c->vs[i].kind == V_LOCAL && c->vs[i].local == x)
+            mat(c, i);
+}
+
+static bool local_referenced(const comp *c, uint32_t x, uint32_t below)
+{
+    if (!c->npend)
+        return false;
+    for (uint32_t i = c->pend_lo; i < below; i++)
+        if (c->vs[i].kind == V_LOCAL && c->vs[i].local == x)
+            return true;
+    return false;
+}
+
+/* ---- op tables -------------------------------------------------------- */
+
+/* comparison cc order follows the wasm opcodes: eq ne lt_s lt_u gt_s gt_u le_s le_u ge_s ge_u */
+static const uint8_t cc_swap[10] = {0, 1, 4, 5, 2, 3, 8, 9, 6, 7};
+static const uint8_t cc_neg[10] = {1, 0, 8, 9, 6, 7, 4, 5, 2, 3};
+
+#define CC_ROW(X, cc)                                                                              \
+    {OP_I32_##cc,    OP_I32_##cc##_IMM,    OP_I64_##cc,    OP_I64_##cc##_IMM,                      \
+     OP_BR_I32_##cc, OP_BR_I32_##cc##_IMM, OP_BR_I64_##cc, OP_BR_I64_##cc##_IMM},
+enum { CC_I32, CC_I32_IMM, CC_I64, CC_I64_IMM, CC_BR32, CC_BR32_IMM, CC_BR64, CC_BR64_IMM };
+static const uint16_t cc_ops[10][8] = {WASM_ICMPS(CC_ROW, _)};
+
+/* Numeric wasm opcodes 0x45..0xc4 and 0xfc 0..7 (at 0xc5 + n). */
+enum { N_NONE, N_UN, N_BIN, N_NOP, N_CMP32, N_CMP64, N_EQZ32, N_EQZ64 };
+#define F_COMM 1 /* commutative: a constant first operand may swap into the imm */
+#define F_I64  2
+typedef struct numop {
+    uint8_t kind, flags;
+    uint16_t op, op_imm;
+} numop;
+
+#define UN(o)        {N_UN, 0, OP_##o, 0}
+#define BIN(o)       {N_BIN, 0, OP_##o, 0}
+#define BINI(o, f)   {N_BIN, f, OP_##o, OP_##o##_IMM}
+#define BINI64(o, f) {N_BIN, (f) | F_I64, OP_##o, OP_##o##_IMM}
+
+static const numop numops[0xc5 + 8] = {
+    [0x45] = {N_EQZ32, 0, OP_I32_EQZ, 0},
+    [0x46] = {N_CMP32, 0, 0, 0},
+    [0x47] = {N_CMP32, 0, 1, 0},
+    [0x48] = {N_CMP32, 0, 2, 0},
+    [0x49] = {N_CMP32, 0, 3, 0},
+    [0x4a] = {N_CMP32, 0, 4, 0},
+    [0x4b] = {N_CMP32, 0, 5, 0},
+    [0x4c] = {N_CMP32, 0, 6, 0},
+    [0x4d] = {N_CMP32, 0, 7, 0},
+    [0x4e] = {N_CMP32, 0, 8, 0},
+    [0x4f] = {N_CMP32, 0, 9, 0},
+    [0x50] = {N_EQZ64, 0, OP_I64_EQZ, 0},
+    [0x51] = {N_CMP64, 0, 0, 0},
+    [0x52] = {N_CMP64, 0, 1, 0},
+    [0x53] = {N_CMP64, 0, 2, 0},
+    [0x54] = {N_CMP64, 0, 3, 0},
+    [0x55] = {N_CMP64, 0, 4, 0},
+    [0x56] = {N_CMP64, 0, 5, 0},
+    [0x57] = {N_CMP64, 0, 6, 0},
+    [0x58] = {N_CMP64, 0, 7, 0},
+    [0x59] = {N_CMP64, 0, 8, 0},
+    [0x5a] = {N_CMP64, 0, 9, 0},
+    [0x5b] = BIN(F32_EQ),
+    [0x5c] = BIN(F32_NE),
+    [0x5d] = BIN(F32_LT),
+    [0x5e] = BIN(F32_GT),
+    [0x5f] = BIN(F32_LE),
+    [0x60] = BIN(F32_GE),
+    [0x61] = BIN(F64_EQ),
+    [0x62] = BIN(F64_NE),
+    [0x63] = BIN(F64_LT),
+    [0x64] = BIN(F64_GT),
+    [0x65] = BIN(F64_LE),
+    [0x66] = BIN(F64_GE),
+    [0x67] = UN(I32_CLZ),
+    [0x68] = UN(I32_CTZ),
+    [0x69] = UN(I32_POPCNT),
+    [0x6a] = BINI(I32_ADD, F_COMM),
+    [0x6b] = BINI(I32_SUB, 0),
+    [0x6c] = BINI(I32_MUL, F_COMM),
+    [0x6d] = BIN(I32_DIV_S),
+    [0x6e] = BIN(I32_DIV_U),
+    [0x6f] = BIN(I32_REM_S),
+    [0x70] = BIN(I32_REM_U),
+    [0x71] = BINI(I32_AND, F_COMM),
+    [0x72] = BINI(I32_OR, F_COMM),
+    [0x73] = BINI(I32_XOR, F_COMM),
+    [0x74] = BINI(I32_SHL, 0),
+    [0x75] = BINI(I32_SHR_S, 0),
+    [0x76] = BINI(I32_SHR_U, 0),
+    [0x77] = BINI(I32_ROTL, 0),
+    [0x78] = BINI(I32_ROTR, 0),
+    [0x79] = UN(I64_CLZ),
+    [0x7a] = UN(I64_CTZ),
+    [0x7b] = UN(I64_POPCNT),
+    [0x7c] = BINI64(I64_ADD, F_COMM),
+    [0x7d] = BINI64(I64_SUB, 0),
+    [0x7e] = BINI64(I64_MUL, F_COMM),
+    [0x7f] = BIN(I64_DIV_S),
+    [0x80] = BIN(I64_DIV_U),
+    [0x81] = BIN(I64_REM_S),
+    [0x82] = BIN(I64_REM_U),
+    [0x83] = BINI64(I64_AND, F_COMM),
+    [0x84] = BINI64(I64_OR, F_COMM),
+    [0x85] = BINI64(I64_XOR, F_COMM),
+    [0x86] = BINI64(I64_SHL, 0),
+    [0x87] = BINI64(I64_SHR_S, 0),
+    [0x88] = BINI64(I64_SHR_U, 0),
+    [0x89] = BINI64(I64_ROTL, 0),
+    [0x8a] = BINI64(I64_ROTR, 0),
+    [0x8b] = UN(F32_ABS),
+    [0x8c] = UN(F32_NEG),
+    [0x8d] = UN(F32_CEIL),
+    [0x8e] = UN(F32_FLOOR),
+    [0x8f] = UN(F32_TRUNC),
+    [0x90] = UN(F32_NEAREST),
+    [0x91] = UN(F32_SQRT),
+    [0x92] = BIN(F32_ADD),
+    [0x93] = BIN(F32_SUB),
+    [0x94] = BIN(F32_MUL),
+    [0x95] = BIN(F32_DIV),
+    [0x96] = BIN(F32_MIN),
+    [0x97] = BIN(F32_MAX),
+    [0x98] = BIN(F32_COPYSIGN),
+    [0x99] = UN(F64_ABS),
+    [0x9a] = UN(F64_NEG),
+    [0x9b] = UN(F64_CEIL),
+    [0x9c] = UN(F64_FLOOR),
+    [0x9d] = UN(F64_TRUNC),
+    [0x9e] = UN(F64_NEAREST),
+    [0x9f] = UN(F64_SQRT),
+    [0xa0] = BIN(F64_ADD),
+    [0xa1] = BIN(F64_SUB),
+    [0xa2] = BIN(F64_MUL),
+    [0xa3] = BIN(F64_DIV),
+    [0xa4] = BIN(F64_MIN),
+    [0xa5] = BIN(F64_MAX),
+    [0xa6] = BIN(F64_COPYSIGN),
+    [0xa7] = {N_NOP, 0, 0, 0}, /* i32.wrap_i64: i32 readers ignore the upper bits */
+    [0xa8] = UN(I32_TRUNC_F32_S),
+    [0xa9] = UN(I32_TRUNC_F32_U),
+    [0xaa] = UN(I32_TRUNC_F64_S),
+    [0xab] = UN(I32_TRUNC_F64_U),
+    [0xac] = UN(I64_EXTEND_I32_S),
+    [0xad] = UN(I64_EXTEND_I32_U),
+    [0xae] = UN(I64_TRUNC_F32_S),
+    [0xaf] = UN(I64_TRUNC_F32_U),
+    [0xb0] = UN(I64_TRUNC_F64_S),
+    [0xb1] = UN(I64_TRUNC_F64_U),
+    [0xb2] = UN(F32_CONVERT_I32_S),
+    [0xb3] = UN(F32_CONVERT_I32_U),
+    [0xb4] = UN(F32_CONVERT_I64_S),
+    [0xb5] = UN(F32_CONVERT_I64_U),
+    [0xb6] = UN(F32_DEMOTE_F64),
+    [0xb7] = UN(F64_CONVERT_I32_S),
+    [0xb8] = UN(F64_CONVERT_I32_U),
+    [0xb9] = UN(F64_CONVERT_I64_S),
+    [0xba] = UN(F64_CONVERT_I64_U),
+    [0xbb] = UN(F64_PROMOTE_F32),
+    [0xbc] = {N_NOP, 0, 0, 0}, /* reinterprets: slots hold raw bits */
+    [0xbd] = {N_NOP, 0, 0, 0},
+    [0xbe] = {N_NOP, 0, 0, 0},
+    [0xbf] = {N_NOP, 0, 0, 0},
+    [0xc0] = UN(I32_EXTEND8_S),
+    [0xc1] = UN(I32_EXTEND16_S),
+    [0xc2] = UN(I64_EXTEND8_S),
+    [0xc3] = UN(I64_EXTEND16_S),
+    [0xc4] = UN(I64_EXTEND32_S),
+    [0xc5 + 0] = UN(I32_TRUNC_SAT_F32_S),
+    [0xc5 + 1] = UN(I32_TRUNC_SAT_F32_U),
+    [0xc5 + 2] = UN(I32_TRUNC_SAT_F64_S),
+    [0xc5 + 3] = UN(I32_TRUNC_SAT_F64_U),
+    [0xc5 + 4] = UN(I64_TRUNC_SAT_F32_S),
+    [0xc5 + 5] = UN(I64_TRUNC_SAT_F32_U),
+    [0xc5 + 6] = UN(I64_TRUNC_SAT_F64_S),
+    [0xc5 + 7] = UN(I64_TRUNC_SAT_F64_U),
+};
+
+/* Loads 0x28..0x35 and stores 0x36..0x3e. */
+static const uint16_t memops[0x3f - 0x28] = {
+    OP_LOAD32,  OP_LOAD64,  OP_LOAD32,  OP_LOAD64,  OP_LOAD8S,  OP_LOAD8U,  OP_LOAD16S,
+    OP_LOAD16U, OP_LOAD8S,  OP_LOAD8U,  OP_LOAD16S, OP_LOAD16U, OP_LOAD32S, OP_LOAD32,
+    OP_STORE32, OP_STORE64, OP_STORE32, OP_STORE64, OP_STORE8,  OP_STORE16, OP_STORE8,
+    OP_STORE16, OP_STORE32,
+};
+
+static bool imm_fits(uint64_t v, bool is64)
+{
+    return !is64 || (int64_t)v == (int64_t)(int32_t)(uint32_t)v;
+}
+
+/* ---- instruction emitters --------------------------------------------- */
+
+static void emit_unary(comp *c, uint16_t op)
+{
+    if (!vhave(c, 1))
+        return;
+    uint32_t i = c->vh - 1;
+    uint32_t a = opnd(c, i);
+    vpop(c, 1);
+    uint32_t d = push_temp(c);
+    uint32_t at = put_op(c, op);
+    put(c, d);
+    put(c, a);
+    set_last(c, at, at + OP_HW, i);
+}
+
+static void emit_binary(comp *c, uint16_t op, uint16_t op_imm, uint8_t flags, int cc)
+{
+    if (!vhave(c, 2))
+        return;
+    bool is64 = flags & F_I64;
+    uint32_t ia = c->vh - 2, ib = c->vh - 1;
+    vval va = c->vs[ia], vb = c->vs[ib];
+    uint32_t sa, sb;
+    bool imm = false;
+    if (op_imm && vb.kind == V_CONST && imm_fits(vb.imm, is64)) {
+        sa = opnd(c, ia);
+        sb = (uint32_t)vb.imm;
+        imm = true;
+    } else if (op_imm && (flags & F_COMM) && va.kind == V_CONST && imm_fits(va.imm, is64)) {
+        sa = opnd(c, ib);
+        sb = (uint32_t)va.imm;
+        imm = true;
+        if (cc >= 0) {
+            cc = cc_swap[cc];
+            op = cc_ops[cc][is64 ? CC_I64 : CC_I32];
+            op_imm = cc_ops[cc][is64 ? CC_I64_IMM : CC_I32_IMM];
+        }
+    } else {
+        sa = opnd(c, ia);
+        sb = opnd(c, ib);
+    }
+    vpop(c, 2);
+    uint32_t d = push_temp(c);
+    uint32_t at = put_op(c, imm ? op_imm : op);
+    put(c, d);
+    put(c, sa);
+    put(c, sb);
+    set_last(c, at, at + OP_HW, ia);
+    if (cc >= 0) {
+        c->last.kind = P_CMP;
+        c->last.cc = (uint8_t)cc;
+        c->last.is64 = is64;
+        c->last.imm = imm;
+        c->last.a = sa;
+        c->last.b = sb;
+    }
+}
+
+static void emit_eqz(comp *c, bool is64)
+{
+    /* eqz of a fresh integer comparison is the negated comparison */
+    if (c->last.pos != NONE && c->last.kind == P_CMP && c->last.height == c->vh - 1 &&
+        c->vs[c->vh - 1].kind == V_TEMP) {
+        peep p = c->last;
+        c->len = p.pos;
+        uint8_t cc = cc_neg[p.cc];
+        int which = p.is64 ? (p.imm ? CC_I64_IMM : CC_I64) : (p.imm ? CC_I32_IMM : CC_I32);
+        uint32_t at = put_op(c, cc_ops[cc][which]);
+        put(c, c->L + p.height);
+        put(c, p.a);
+        put(c, p.b);
+        c->last = p;
+        c->last.pos = at;
+        c->last.cc = cc;
+        return;
+    }
+    emit_unary(c, is64 ? OP_I64_EQZ : OP_I32_EQZ);
+    if (c->last.pos != NONE) {
+        c->last.kind = P_EQZ;
+        c->last.is64 = is64;
+        c->last.a = get_word(c, c->last.pos + OP_HW + 1);
+    }
+}
+
+/* Copies the top n values to the label slots of t (base .. base+n). */
+static void emit_carry(comp *c, ctl *t, uint32_t n)
+{
+    uint32_t from = c->vh - n;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t d = c->L + t->base + i;
+        vval *v = &c->vs[from + i];
+        if (v->kind == V_CONST)
+            emit_const(c, d, v->imm);
+        else
+            emit_copy(c, d, v->kind == V_LOCAL ? v->local : c->L + from + i);
+    }
+}
+
+static uint32_t label_arity(const ctl *t)
+{
+    return t->kind == C_LOOP ? t->nparams : t->nresults;
+}
+
+/* Are the top n values already where label t wants them (after materialising)? */
+static bool carry_in_place(const comp *c, const ctl *t, uint32_t n)
+{
+    return n == 0 || c->vh - n == t->base;
+}
+
+static void emit_return(comp *c)
+{
+    ctl *f = &c->cs[0];
+    uint32_t n = f->nresults;
+    if (!vhave(c, n))
+        return;
+    if (n == 0) {
+        put_op(c, OP_RETURN0);
+    } else if (n == 1) {
+        vval *v = &c->vs[c->vh - 1];
+        if (v->kind == V_CONST && v->imm <= UINT32_MAX) {
+            put_op(c, OP_RETURN1_IMM);
+            put(c, (uint32_t)v->imm);
+        } else {
+            uint32_t s = opnd(c, c->vh - 1);
+            put_op(c, OP_RETURN1);
+            put(c, s);
+        }
+    } else {
+        mat_from(c, c->vh - n);
+        put_op(c, OP_RETURNN);
+        put(c, n);
+        put(c, c->L + c->vh - n);
+    }
+}
+
+/* Unconditional branch to t carrying its label values (or a return). */
+static void emit_br(comp *c, ctl *t)
+{
+    if (t->kind == C_FUNC) {
+        emit_return(c);
+        return;
+    }
+    uint32_t n = label_arity(t);
+    if (!vhave(c, n))
+        return;
+    emit_carry(c, t, n);
+    put_op(c, OP_BR);
+    put_target(c, t);
+}
+
+typedef struct cond {
+    uint8_t kind; /* P_NONE: test slot a; P_EQZ: a == 0; P_CMP */
+    uint8_t cc;
+    bool is64, imm;
+    uint32_t a, b;
+} cond;
+
+/* Pops the condition off the virtual stack, undoing the op that computed it
+ * when the branch can test it directly. */
+static cond take_cond(comp *c)
+{
+    cond k = {P_NONE, 0, false, false, 0, 0};
+    uint32_t i = c->vh - 1;
+    if (c->last.pos != NONE && c->last.height == i && c->vs[i].kind == V_TEMP &&
+        c->last.kind != P_NONE) {
+        peep p = c->last;
+        c->len = p.pos;
+        c->last.pos = NONE;
+        k.kind = p.kind;
+        k.cc = p.cc;
+        k.is64 = p.is64;
+        k.imm = p.imm;
+        k.a = p.a;
+        k.b = p.b;
+    } else {
+        k.a = opnd(c, i);
+    }
+    vpop(c, 1);
+    return k;
+}
+
+/* Emits a branch taken when k holds (or fails, if neg) and returns its branch word. */
+static uint32_t emit_branch_if(comp *c, cond k, bool neg)
+{
+    if (k.kind == P_CMP) {
+        uint8_t cc = neg ? cc_neg[k.cc] : k.cc;
+        int which = k.is64 ? (k.imm ? CC_BR64_IMM : CC_BR64) : (k.imm ? CC_BR32_IMM : CC_BR32);
+        put_op(c, cc_ops[cc][which]);
+        put(c, k.a);
+        put(c, k.b);
+    } else {
+        /* P_EQZ: branch if a == 0 */
+        bool zero = (k.kind == P_EQZ) != neg;
+        put_op(c, zero ? (k.is64 ? OP_BR_Z64 : OP_BR_Z) : (k.is64 ? OP_BR_NZ64 : OP_BR_NZ));
+        put(c, k.a);
+    }
+    return put_site(c);
+}
+
+static ctl *label(comp *c, uint32_t depth)
+{
+    if (depth >= c->ch) {
+        fail(c, WASM_ERR_INVALID, "branch depth out of range in validated code");
+        return NULL;
+    }
+    return &c->cs[c->ch - 1 - depth];
+}
+
+static void emit_br_if(comp *c, uint32_t depth)
+{
+    ctl *t = label(c, depth);
+    if (!t || !vhave(c, 1))
+        return;
+    cond k = take_cond(c);
+    uint32_t n = t->kind == C_FUNC ? t->nresults : label_arity(t);
+    if (!vhave(c, n))
+        return;
+    if (t->kind != C_FUNC && carry_in_place(c, t, n)) {
+        mat_from(c, c->vh - n);
+        uint32_t site = emit_branch_if(c, k, false);
+        /* re-point the placeholder word at the label */
+        c->len = site;
+        put_target(c, t);
+    } else {
+        uint32_t site = emit_branch_if(c, k, true);
+        emit_br(c, t);
+        bind_site(c, site);
+    }
+}
+
+static bool grow_ctl(comp *c)
+{
+    if (c->ch < c->ccap)
+        return true;
+    uint32_t ncap = c->ccap ? c->ccap * 2 : 16;
+    ctl *n = realloc(c->cs, ncap * sizeof *n);
+    if (!n) {
+        fail(c, WASM_ERR_NOMEM, "out of memory compiling function");
+        return false;
+    }
+    c->cs = n;
+    c->ccap = ncap;
+    return true;
+}
+
+static ctl *push_ctl(comp *c, uint8_t kind, uint32_t np, uint32_t nr)
+{
+    if (!grow_ctl(c))
+        return NULL;
+    ctl *t = &c->cs[c->ch++];
+    memset(t, 0, sizeof *t);
+    t->kind = kind;
+    t->nparams = np;
+    t->nresults = nr;
+    t->base = c->vh >= np ? c->vh - np : 0;
+    return t;
+}
+
+static void emit_call(comp *c, uint32_t fidx)
+{
+    const wasm_module *m = c->m;
+    if (fidx >= m->nfuncs || m->funcs[fidx].type >= m->ntypes) {
+        fail(c, WASM_ERR_INVALID, "call target out of range in validated code");
+        return;
+    }
+    const wasm_functype *ft = &m->types[m->funcs[fidx].type];
+    if (!vhave(c, ft->nparams))
+        return;
+    mat_from(c, c->vh - ft->nparams);
+    uint32_t argbase = c->L + c->vh - ft->nparams;
+    if (fidx < m->nfunc_imports || !m->funcs[fidx].code) {
+        put_op(c, OP_CALL_IMPORT);
+        put(c, fidx);
+    } else {
+        put_op(c, OP_CALL);
+        put_ptr(c, m->funcs[fidx].code);
+    }
+    put(c, argbase);
+    vpop(c, ft->nparams);
+    if (!vgrow(c, ft->nresults))
+        return;
+    for (uint32_t i = 0; i < ft->nresults; i++)
+        push_temp(c);
+}
+
+static void emit_call_indirect(comp *c, uint32_t tidx, uint32_t table)
+{
+    const wasm_module *m = c->m;
+    if (tidx >= m->ntypes || table >= m->ntables) {
+        fail(c, WASM_ERR_INVALID, "call_indirect immediates out of range in validated code");
+        return;
+    }
+    uint32_t canon = m->type_canon && m->type_canon[tidx] < m->ntypes ? m->type_canon[tidx] : tidx;
+    const wasm_functype *ft = &m->types[canon];
+    if (!vhave(c, ft->nparams + 1))
+        return;
+    uint32_t idx = opnd(c, c->vh - 1);
+    vpop(c, 1);
+    mat_from(c, c->vh - ft->nparams);
+    uint32_t argbase = c->L + c->vh - ft->nparams;
+    put_op(c, OP_CALL_INDIRECT);
+    put_ptr(c, ft);
+    put(c, table);
+    put(c, idx);
+    put(c, argbase);
+    vpop(c, ft->nparams);
+    if (!vgrow(c, ft->nresults))
+        return;
+    for (uint32_t i = 0; i < ft->nresults; i++)
+        push_temp(c);
+}
+
+static void emit_br_table(comp *c, const uint32_t *labels, uint32_t n)
+{
+    if (!vhave(c, 1))
+        return;
+    ctl *dt = label(c, labels[n]);
+    if (!dt)
+        return;
+    uint32_t arity = dt->kind == C_FUNC ? dt->nresults : label_arity(dt);
+    uint32_t idx = opnd(c, c->vh - 1);
+    vpop(c, 1);
+    if (!vhave(c, arity))
+        return;
+    mat_from(c, c->vh - arity);
+    put_op(c, OP_BR_TABLE);
+    put(c, idx);
+    put(c, n);
+    uint32_t first = pos(c);
+    bool stubs = false;
+    for (uint32_t j = 0; j <= n; j++) {
+        ctl *t = label(c, labels[j]);
+        if (!t)
+            return;
+        if (t->kind == C_FUNC || !carry_in_place(c, t, arity)) {
+            put(c, 0);
+            stubs = true;
+        } else {
+            put_target(c, t);
+        }
+    }
+    if (!stubs)
+        return;
+    /* one stub per distinct label: carry the values, then branch or return */
+    uint32_t *stub_at = calloc(c->ch, sizeof *stub_at);
+    if (!stub_at) {
+        fail(c, WASM_ERR_NOMEM, "out of memory compiling function");
+        return;
+    }
+    for (uint32_t j = 0; j <= n && !c->fail; j++) {
+        ctl *t = label(c, labels[j]);
+        if (!(t->kind == C_FUNC || !carry_in_place(c, t, arity)))
+            continue;
+        uint32_t d = labels[j];
+        if (!stub_at[d]) {
+            put(c, 0); /* count word: stubs charge nothing */
+            stub_at[d] = pos(c);
+            emit_br(c, t);
+        }
+        patch(c, first + j, stub_at[d]);
+    }
+    free(stub_at);
+}
+
+static void emit_local_set(comp *c, uint32_t x, bool tee)
+{
+    if (x >= c->L) {
+        fail(c, WASM_ERR_INVALID, "local index out of range in validated code");
+        return;
+    }
+    if (!vhave(c, 1))
+        return;
+    uint32_t i = c->vh - 1;
+    vval v = c->vs[i];
+    if (v.kind == V_LOCAL && v.local == x) {
+        if (!tee) /* x = x */
+            vpop(c, 1);
+        return;
+    }
+    /* retarget the op that just computed the value to write x directly */
+    if (v.kind == V_TEMP && c->last.pos != NONE && c->last.dst != NONE && c->last.height == i &&
+        !local_referenced(c, x, i)) {
+        set_word(c, c->last.dst, x);
+        c->last.pos = NONE;
+        vpop(c, 1);
+        if (tee)
+            vpush(c, V_LOCAL, x, 0);
+        return;
+    }
+    protect_local(c, x, i);
+    if (v.kind == V_CONST)
+        emit_const(c, x, v.imm);
+    else
+        emit_copy(c, x, v.kind == V_LOCAL ? v.local : c->L + i);
+    if (!tee)
+        vpop(c, 1);
+}
+
+/* ---- the body loop ---------------------------------------------------- */
+
+static bool read_blocktype(comp *c, wasm_reader *r, uint32_t *np, uint32_t *nr)
+{
+    if (r->p >= r->end)
+        return false;
+    uint8_t b = *r->p;
+    if (b == 0x40) {
+        r->p++;
+        *np = *nr = 0;
+        return true;
+    }
+    if (b == WASM_I32 || b == WASM_I64 || b == WASM_F32 || b == WASM_F64 || b == WASM_FUNCREF ||
+        b == WASM_EXTERNREF) {
+        r->p++;
+        *np = 0;
+        *nr = 1;
+        return true;
+    }
+    int64_t t;
+    if (!wasm_rd_sleb(r, 33, &t) || t < 0 || (uint64_t)t >= c->m->ntypes)
+        return false;
+    *np = c->m->types[t].nparams;
+    *nr = c->m->types[t].nresults;
+    return true;
+}
+
+/* Reads the immediates of an instruction the translator skips (dead code). */
+static bool skip_imm(wasm_reader *r, uint8_t op)
+{
+    uint32_t x;
+    uint64_t v64;
+    int64_t s;
+    const uint8_t *bytes;
+    switch (op) {
+    case 0x0c:
+    case 0x0d:
+    case 0x10:
+    case 0x20:
+    case 0x21:
+    case 0x22:
+    case 0x23:
+    case 0x24:
+    case 0x25:
+    case 0x26:
+    case 0xd2:
+        return wasm_rd_u32(r, &x);
+    case 0x0e: {
+        uint32_t n;
+        if (!wasm_rd_u32(r, &n))
+            return false;
+        for (uint64_t i = 0; i <= n; i++)
+            if (!wasm_rd_u32(r, &x))
+                return false;
+        return true;
+    }
+    case 0x11:
+        return wasm_rd_u32(r, &x) && wasm_rd_u32(r, &x);
+    case 0x1c: {
+        uint32_t n;
+        if (!wasm_rd_u32(r, &n))
+            return false;
+        return wasm_rd_bytes(r, n, &bytes);
+    }
+    case 0x3f:
+    case 0x40:
+    case 0xd0:
+        return wasm_rd_bytes(r, 1, &bytes);
+    case 0x41:
+        return wasm_rd_sleb(r, 32, &s);
+    case 0x42:
+        return wasm_rd_sleb(r, 64, &s);
+    case 0x43:
+        return wasm_rd_fixed32(r, &x);
+    case 0x44:
+        return wasm_rd_fixed64(r, &v64);
+    case 0xfc: {
+        if (!wasm_rd_u32(r, &x))
+            return false;
+        uint32_t y;
+        switch (x) {
+        case 8:
+            return wasm_rd_u32(r, &y) && wasm_rd_bytes(r, 1, &bytes);
+        case 10:
+            return wasm_rd_bytes(r, 2, &bytes);
+        case 11:
+            return wasm_rd_bytes(r, 1, &bytes);
+        case 12:
+        case 14:
+            return wasm_rd_u32(r, &y) && wasm_rd_u32(r, &y);
+        case 9:
+        case 13:
+        case 15:
+        case 16:
+        case 17:
+            return wasm_rd_u32(r, &y);
+        default:
+            return x <= 7;
+        }
+    }
+    default:
+        if (op >= 0x28 && op <= 0x3e)
+            return wasm_rd_u32(r, &x) && wasm_rd_u32(r, &x);
+        return true;
+    }
+}
+
+/* Ends the current construct: handles the fall-through and the end label. */
+static void do_end(comp *c)
+{
+    ctl *t = &c->cs[c->ch - 1];
+    bool live = !t->dead;
+    switch (t->kind) {
+    case C_FUNC:
+        if (live) {
+            count(c);
+            emit_return(c);
+        }
+        c->ch--;
+        return;
+    case C_LOOP:
+        if (live)
+            count(c);
+        else
+            vreset(c, t->base, t->nresults);
+        c->ch--;
+        c->cs[c->ch - 1].dead = !live;
+        return;
+    default:
+        break;
+    }
+    /* block or if */
+    bool merge = t->targeted || t->else_site;
+    if (live && merge && vhave(c, t->nresults))
+        mat_from(c, c->vh - t->nresults);
+    bool reach = live || merge;
+    if (merge) {
+        fuel_block(c);
+        if (t->else_site) {
+            patch(c, t->else_site - 1, c->fuel_at + 1);
+            t->else_site = 0;
+        }
+        bind(c, t);
+    }
+    if (reach)
+        count(c);
+    if (merge || !live)
+        vreset(c, t->base, t->nresults); /* the values sit in their temp slots */
+    c->ch--;
+    c->cs[c->ch - 1].dead = !reach;
+}
+
+static void do_else(comp *c)
+{
+    ctl *t = &c->cs[c->ch - 1];
+    if (t->kind != C_IF) {
+        fail(c, WASM_ERR_INVALID, "else without if in validated code");
+        return;
+    }
+    if (!t->dead) {
+        count(c);
+        if (vhave(c, t->nresults))
+            mat_from(c, c->vh - t->nresults);
+        put_op(c, OP_BR);
+        put_target(c, t);
+    }
+    fuel_block(c);
+    if (t->else_site)
+        patch(c, t->else_site - 1, c->fuel_at + 1);
+    t->else_site = 0;
+    vreset(c, t->base, t->nparams);
+    t->dead = false;
+}
+
+static bool compile_body(comp *c, const wasm_funcdef *fd)
+{
+    const wasm_module *m = c->m;
+    wasm_reader r = wasm_rd_init(m->bytes, fd->body, fd->end);
+    const wasm_functype *ft = &m->types[fd->type];
+    uint32_t *labels = NULL;
+    size_t labels_cap = 0;
+
+    /* function entry: its basic block, then the function's own label */
+    put_op(c, OP_FUEL);
+    c->fuel_at = pos(c);
+    put(c, 0);
+    push_ctl(c, C_FUNC, 0, ft->nresults);
+
+    while (c->ch > 0 && !c->fail) {
+        uint8_t op;
+        if (!wasm_rd_u8(&r, &op))
+            goto bad;
+        ctl *top = &c->cs[c->ch - 1];
+        if (top->dead) {
+            /* unreachable code: validated, not emitted */
+            if (op == 0x02 || op == 0x03 || op == 0x04) {
+                uint32_t np, nr;
+                if (!read_blocktype(c, &r, &np, &nr))
+                    goto bad;
+                c->dead_nest++;
+                continue;
+            }
+            if (op == 0x0b) {
+                if (c->dead_nest) {
+                    c->dead_nest--;
+                    continue;
+                }
+                do_end(c);
+                continue;
+            }
+            if (op == 0x05 && !c->dead_nest) {
+                do_else(c);
+                continue;
+            }
+            if (!skip_imm(&r, op))
+                goto bad;
+            continue;
+        }
+
+        uint32_t x, y;
+        int64_t s;
+        uint64_t u;
+        switch (op) {
+        case 0x00: /* unreachable */
+            count(c);
+            put_op(c, OP_UNREACHABLE);
+            top->dead = true;
+            break;
+        case 0x01: /* nop */
+            count(c);
+            break;
+        case 0x02:   /* block */
+        case 0x03:   /* loop */
+        case 0x04: { /* if */
+            uint32_t np, nr;
+            if (!read_blocktype(c, &r, &np, &nr))
+                goto bad;
+            count(c);
+            if (op == 0x04) {
+                if (!vhave(c, 1 + np))
+                    break;
+                cond k = take_cond(c);
+                mat_all(c);
+                uint32_t site = emit_branch_if(c, k, true);
+                ctl *t = push_ctl(c, C_IF, np, nr);
+                if (t)
+                    t->else_site = site + 1;
+                break;
+            }
+            if (!vhave(c, np))
+                break;
+            mat_all(c);
+            ctl *t = push_ctl(c, op == 0x02 ? C_BLOCK : C_LOOP, np, nr);
+            if (t && op == 0x03) {
+                fuel_block(c);
+                t->head = c->fuel_at + 1;
+            }
+            break;
+        }
+        case 0x05: /* else */
+            do_else(c);
+            break;
+        case 0x0b: /* end */
+            do_end(c);
+            break;
+        case 0x0c: { /* br */
+            if (!wasm_rd_u32(&r, &x))
+                goto bad;
+            count(c);
+            ctl *t = label(c, x);
+            if (t)
+                emit_br(c, t);
+            top->dead = true;
+            break;
+        }
+        case 0x0d: /* br_if */
+            if (!wasm_rd_u32(&r, &x))
+                goto bad;
+            count(c);
+            emit_br_if(c, x);
+            break;
+        case 0x0e: { /* br_table */
+            uint32_t n;
+            if (!wasm_rd_u32(&r, &n))
+                goto bad;
+            if ((size_t)(r.end - r.p) < n)
+                goto bad;
+            if (labels_cap < (size_t)n + 1) {
+                uint32_t *nl = realloc(labels, ((size_t)n + 1) * sizeof *nl);
+                if (!nl) {
+                    fail(c, WASM_ERR_NOMEM, "out of memory compiling function");
+                    break;
+                }
+                labels = nl;
+                labels_cap = (size_t)n + 1;
+            }
+            for (uint64_t j = 0; j <= n; j++)
+                if (!wasm_rd_u32(&r, &labels[j]))
+                    goto bad;
+            count(c);
+            emit_br_table(c, labels, n);
+            top = &c->cs[c->ch - 1];
+            top->dead = true;
+            break;
+        }
+        case 0x0f: /* return */
+            count(c);
+            emit_return(c);
+            top->dead = true;
+            break;
+        case 0x10: /* call */
+            if (!wasm_rd_u32(&r, &x))
+                goto bad;
+            count(c);
+            emit_call(c, x);
+            break;
+        case 0x11: /* call_indirect */
+            if (!wasm_rd_u32(&r, &x) || !wasm_rd_u32(&r, &y))
+                goto bad;
+            count(c);
+            emit_call_indirect(c, x, y);
+            break;
+        case 0x1a: /* drop */
+            count(c);
+            if (vhave(c, 1))
+                vpop(c, 1);
+            break;
+        case 0x1c: /* select t* */
+            if (!skip_imm(&r, op))
+                goto bad;
+            /* fall through */
+        case 0x1b: { /* select */
+            count(c);
+            if (!vhave(c, 3))
+                break;
+            uint32_t i = c->vh - 3;
+            uint32_t sa = opnd(c, i), sb = opnd(c, i + 1), sc = opnd(c, i + 2);
+            vpop(c, 3);
+            uint32_t d = push_temp(c);
+            uint32_t at = put_op(c, OP_SELECT);
+            put(c, d);
+            put(c, sa);
+            put(c, sb);
+            put(c, sc);
+            set_last(c, at, at + OP_HW, i);
+            break;
+        }
+        case 0x20: /* local.get */
+            if (!wasm_rd_u32(&r, &x))
+                goto bad;
+            count(c);
+            if (x >= c->L) {
+                fail(c, WASM_ERR_INVALID, "local index out of range in validated code");
+                break;
+            }
+            vpush(c, V_LOCAL, x, 0);
+            break;
+        case 0x21: /* local.set */
+        case 0x22: /* local.tee */
+            if (!wasm_rd_u32(&r, &x))
+                goto bad;
+            count(c);
+            emit_local_set(c, x, op == 0x22);
+            break;
+        case 0x23: { /* global.get */
+            if (!wasm_rd_u32(&r, &x))
+                goto bad;
+            count(c);
+            uint32_t i = c->vh;
+            uint32_t d = push_temp(c);
+            uint32_t at = put_op(c, OP_GLOBAL_GET);
+            put(c, d);
+            put(c, x);
+            set_last(c, at, at + OP_HW, i);
+            break;
+        }
+        case 0x24: /* global.set */
+            if (!wasm_rd_u32(&r, &x))
+                goto bad;
+            count(c);
+            if (!vhave(c, 1))
+                break;
+            y = opnd(c, c->vh - 1);
+            vpop(c, 1);
+            put_op(c, OP_GLOBAL_SET);
+            put(c, x);
+            put(c, y);
+            break;
+        case 0x25: { /* table.get */
+            if (!wasm_rd_u32(&r, &x))
+                goto bad;
+            count(c);
+            if (!vhave(c, 1))
+                break;
+            uint32_t i = c->vh - 1;
+            uint32_t a = opnd(c, i);
+            vpop(c, 1);
+            uint32_t d = push_temp(c);
+            uint32_t at = put_op(c, OP_TABLE_GET);
+            put(c, d);
+            put(c, x);
+            put(c, a);
+            set_last(c, at, at + OP_HW, i);
+            break;
+        }
+        case 0x26: { /* table.set */
+            if (!wasm_rd_u32(&r, &x))
+                goto bad;
+            count(c);
+            if (!vhave(c, 2))
+                break;
+            uint32_t i = c->vh - 2;
+            uint32_t a = opnd(c, i), v = opnd(c, i + 1);
+            vpop(c, 2);
+            put_op(c, OP_TABLE_SET);
+            put(c, x);
+            put(c, a);
+            put(c, v);
+            break;
+        }
+        case 0x3f: /* memory.size */
+        case 0x40: { /* memory.grow */
+            const uint8_t *b;
+            if (!wasm_rd_bytes(&r, 1, &b))
+                goto bad;
+            count(c);
+            if (op == 0x3f) {
+                uint32_t i = c->vh;
+                uint32_t d = push_temp(c);
+                uint32_t at = put_op(c, OP_MEMORY_SIZE);
+                put(c, d);
+                set_last(c, at, at + OP_HW, i);
+            } else {
+                if (!vhave(c, 1))
+                    break;
+                uint32_t i = c->vh - 1;
+                uint32_t a = opnd(c, i);
+                vpop(c, 1);
+                uint32_t d = push_temp(c);
+                uint32_t at = put_op(c, OP_MEMORY_GROW);
+                put(c, d);
+                put(c, a);
+                set_last(c, at, at + OP_HW, i);
+            }
+            break;
+        }
+        case 0x41: /* i32.const */
+            if (!wasm_rd_sleb(&r, 32, &s))
+                goto bad;
+            count(c);
+            vpush(c, V_CONST, 0, (uint32_t)s);
+            break;
+        case 0x42: /* i64.const */
+            if (!wasm_rd_sleb(&r, 64, &s))
+                goto bad;
+            count(c);
+            vpush(c, V_CONST, 0, (uint64_t)s);
+            break;
+        case 0x43: /* f32.const */
+            if (!wasm_rd_fixed32(&r, &x))
+                goto bad;
+            count(c);
+            vpush(c, V_CONST, 0, x);
+            break;
+        case 0x44: /* f64.const */
+            if (!wasm_rd_fixed64(&r, &u))
+                goto bad;
+            count(c);
+            vpush(c, V_CONST, 0, u);
+            break;
+        case 0xd0: { /* ref.null */
+            const uint8_t *b;
+            if (!wasm_rd_bytes(&r, 1, &b))
+                goto bad;
+            count(c);
+            vpush(c, V_CONST, 0, 0);
+            break;
+        }
+        case 0xd1: /* ref.is_null */
+            count(c);
+            emit_unary(c, OP_REF_IS_NULL);
+            break;
+        case 0xd2: { /* ref.func */
+            if (!wasm_rd_u32(&r, &x))
+                goto bad;
+            count(c);
+            uint32_t i = c->vh;
+            uint32_t d = push_temp(c);
+            uint32_t at = put_op(c, OP_REF_FUNC);
+            put(c, d);
+            put(c, x);
+            set_last(c, at, at + OP_HW, i);
+            break;
+        }
+        case 0xfc: {
+            if (!wasm_rd_u32(&r, &x))
+                goto bad;
+            if (x <= 7) {
+                count(c);
+                emit_unary(c, numops[0xc5 + x].op);
+                break;
+            }
+            uint32_t imm[2] = {0, 0};
+            const uint8_t *b;
+            uint32_t nin = 0, opc = 0, nimm = 0;
+            switch (x) {
+            case 8: /* memory.init seg */
+                if (!wasm_rd_u32(&r, &imm[0]) || !wasm_rd_bytes(&r, 1, &b))
+                    goto bad;
+                opc = OP_MEMORY_INIT, nimm = 1, nin = 3;
+                break;
+            case 9: /* data.drop */
+                if (!wasm_rd_u32(&r, &imm[0]))
+                    goto bad;
+                opc = OP_DATA_DROP, nimm = 1, nin = 0;
+                break;
+            case 10: /* memory.copy */
+                if (!wasm_rd_bytes(&r, 2, &b))
+                    goto bad;
+                opc = OP_MEMORY_COPY, nin = 3;
+                break;
+            case 11: /* memory.fill */
+                if (!wasm_rd_bytes(&r, 1, &b))
+                    goto bad;
+                opc = OP_MEMORY_FILL, nin = 3;
+                break;
+            case 12: /* table.init seg table -> op order: table seg */
+                if (!wasm_rd_u32(&r, &imm[1]) || !wasm_rd_u32(&r, &imm[0]))
+                    goto bad;
+                opc = OP_TABLE_INIT, nimm = 2, nin = 3;
+                break;
+            case 13: /* elem.drop */
+                if (!wasm_rd_u32(&r, &imm[0]))
+                    goto bad;
+                opc = OP_ELEM_DROP, nimm = 1, nin = 0;
+                break;
+            case 14: /* table.copy dst src */
+                if (!wasm_rd_u32(&r, &imm[0]) || !wasm_rd_u32(&r, &imm[1]))
+                    goto bad;
+                opc = OP_TABLE_COPY, nimm = 2, nin = 3;
+                break;
+            case 15: /* table.grow */
+            case 16: /* table.size */
+                if (!wasm_rd_u32(&r, &imm[0]))
+                    goto bad;
+                count(c);
+                if (x == 16) {
+                    uint32_t d = push_temp(c);
+                    put_op(c, OP_TABLE_SIZE);
+                    put(c, d);
+                    put(c, imm[0]);
+                } else {
+                    if (!vhave(c, 2))
+                        continue;
+                    uint32_t i = c->vh - 2;
+                    uint32_t a = opnd(c, i), n = opnd(c, i + 1);
+                    vpop(c, 2);
+                    uint32_t d = push_temp(c);
+                    put_op(c, OP_TABLE_GROW);
+                    put(c, d);
+                    put(c, imm[0]);
+                    put(c, a);
+                    put(c, n);
+                }
+                continue;
+            case 17: /* table.fill */
+                if (!wasm_rd_u32(&r, &imm[0]))
+                    goto bad;
+                opc = OP_TABLE_FILL, nimm = 1, nin = 3;
+                break;
+            default:
+                goto bad;
+            }
+            count(c);
+            if (!vhave(c, nin))
+                break;
+            uint32_t in[3];
+            for (uint32_t k = 0; k < nin; k++)
+                in[k] = opnd(c, c->vh - nin + k);
+            vpop(c, nin);
+            put_op(c, (int)opc);
+            for (uint32_t k = 0; k < nimm; k++)
+                put(c, imm[k]);
+            for (uint32_t k = 0; k < nin; k++)
+                put(c, in[k]);
+            break;
+        }
+        default:
+            if (op >= 0x28 && op <= 0x3e) {
+                uint32_t align, offset;
+                if (!wasm_rd_u32(&r, &align) || !wasm_rd_u32(&r, &offset))
+                    goto bad;
+                count(c);
+                uint16_t mop = memops[op - 0x28];
+                if (op <= 0x35) {
+                    if (!vhave(c, 1))
+                        break;
+                    uint32_t i = c->vh - 1;
+                    uint32_t a = opnd(c, i);
+                    vpop(c, 1);
+                    uint32_t d = push_temp(c);
+                    uint32_t at = put_op(c, mop);
+                    put(c, d);
+                    put(c, a);
+                    put(c, offset);
+                    set_last(c, at, at + OP_HW, i);
+                } else {
+                    if (!vhave(c, 2))
+                        break;
+                    uint32_t i = c->vh - 2;
+                    uint32_t a = opnd(c, i), v = opnd(c, i + 1);
+                    vpop(c, 2);
+                    put_op(c, mop);
+                    put(c, v);
+                    put(c, a);
+                    put(c, offset);
+                }
+                break;
+            }
+            if (op >= 0x45 && op <= 0xc4) {
+                const numop *n = &numops[op];
+                count(c);
+                switch (n->kind) {
+                case N_UN:
+                    emit_unary(c, n->op);
+                    break;
+                case N_BIN:
+                    emit_binary(c, n->op, n->op_imm, n->flags, -1);
+                    break;
+                case N_CMP32:
+                case N_CMP64: {
+                    bool is64 = n->kind == N_CMP64;
+                    const uint16_t *row = cc_ops[n->op];
+                    emit_binary(c, row[is64 ? CC_I64 : CC_I32], row[is64 ? CC_I64_IMM : CC_I32_IMM],
+                                (is64 ? F_I64 : 0) | F_COMM, n->op);
+                    break;
+                }
+                case N_EQZ32:
+                case N_EQZ64:
+                    emit_eqz(c, n->kind == N_EQZ64);
+                    break;
+                case N_NOP:
+                    break;
+                default:
+                    goto bad;
+                }
+                break;
+            }
+            goto bad;
+        }
+    }
+    free(labels);
+    if (c->fail)
+        return false;
+    if (r.p != r.end)
+        goto bad_nofree;
+    return true;
+bad:
+    free(labels);
+bad_nofree:
+    fail(c, WASM_ERR_MALFORMED, "undecodable instruction in validated code");
+    return false;
+}
+
+static bool compile_func(const wasm_module *m, const void *const *h, uint32_t fidx,
+                         struct wasm_code *code, wasm_error *err)
+{
+    const wasm_funcdef *fd = &m->funcs[fidx];
+    comp c;
+    memset(&c, 0, sizeof c);
+    c.m = m;
+    c.h = h;
+    c.last.pos = NONE;
+    if (fd->type >= m->ntypes || !fd->body || !fd->end || fd->end < fd->body)
+        return wasm_fail(err, WASM_ERR_INVALID, fd->body_offset, "function %u has no body", fidx);
+    const wasm_functype *ft = &m->types[fd->type];
+    uint64_t L = (uint64_t)ft->nparams + fd->nlocals;
+    if (L > MAX_SLOTS)
+        return wasm_fail(err, WASM_ERR_LIMIT, fd->body_offset, "function %u has too many locals",
+                         fidx);
+    c.L = (uint32_t)L;
+    bool ok = compile_body(&c, fd);
+    uint64_t frame = L + c.vmax;
+    if (ok && frame > MAX_SLOTS) {
+        fail(&c, WASM_ERR_LIMIT, "function frame too large");
+        ok = false;
+    }
+    if (ok) {
+        uint32_t fs = (uint32_t)frame;
+        uint32_t *shrunk = realloc(c.code, c.len * sizeof *shrunk);
+        code->ops = shrunk ? shrunk : c.code;
+        code->nwords = c.len;
+        code->nparams = ft->nparams;
+        code->nlocals = fd->nlocals;
+        code->nresults = ft->nresults;
+        code->frame_slots = fs;
+        code->func_index = fidx;
+        c.code = NULL;
+    } else {
+        wasm_fail(err, c.fail_status ? c.fail_status : WASM_ERR_INVALID, fd->body_offset,
+                  "function %u: %s", fidx, c.fail_msg ? c.fail_msg : "cannot compile");
+    }
+    free(c.code);
+    free(c.vs);
+    free(c.cs);
+    return ok;
+}
+
+void wasm_code_free(struct wasm_code *code)
+{
+    if (!code)
+        return;
+    free(code->ops);
+    free(code);
+}
+
+bool wasm_compile(wasm_module *m, wasm_error *err)
+{
+    const void *const *h = wasm_interp_handlers();
+    /* allocate every code object first: calls embed their callee's pointer */
+    for (uint32_t i = m->nfunc_imports; i < m->nfuncs; i++) {
+        if (m->funcs[i].imported)
+            continue;
+        m->funcs[i].code = calloc(1, sizeof(struct wasm_code));
+        if (!m->funcs[i].code)
+            goto fail;
+    }
+    for (uint32_t i = m->nfunc_imports; i < m->nfuncs; i++) {
+        if (m->funcs[i].imported)
+            continue;
+        if (!compile_func(m, h, i, m->funcs[i].code, err))
+            goto fail_keep_err;
+    }
+    return true;
+fail:
+    wasm_fail(err, WASM_ERR_NOMEM, 0, "out of memory compiling module");
+fail_keep_err:
+    for (uint32_t i = m->nfunc_imports; i < m->nfuncs; i++) {
+        wasm_code_free(m->funcs[i].code);
+        m->funcs[i].code = NULL;
+    }
+    return false;
+}

@@ -1,0 +1,31 @@
+/*
+ * compile.h — the translated form of a function body (internal to src/wasm).
+ *
+ * compile.c turns each validated body into direct-threaded slot code (see
+ * ops.h); interp.c runs it. A frame is one array of 64-bit slots: params,
+ * then declared locals, then the operand-stack temporaries (slot = params +
+ * locals + stack height). Just past the frame (fp + frame_slots) the caller
+ * keeps a WASM_FRAME_REC-slot record to return to.
+ */
+#ifndef SWARM_WASM_COMPILE_H
+#define SWARM_WASM_COMPILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "module.h"
+
+struct wasm_code {
+    uint32_t *ops;        /* the code, nwords words, owned */
+    size_t nwords;
+    uint32_t nparams;     /* params: fp[0..nparams) */
+    uint32_t nlocals;     /* declared locals, zeroed on entry: fp[nparams..nparams+nlocals) */
+    uint32_t nresults;    /* results, left in fp[0..nresults) on return */
+    uint32_t frame_slots; /* params + locals + max stack height */
+    uint32_t func_index;  /* index in the module's function space (for debugging) */
+};
+
+/* Frees one function's code (NULL is fine). */
+void wasm_code_free(struct wasm_code *code);
+
+#endif

@@ -1,0 +1,1009 @@
+/*
+ * interp.c — runs translated code (see ops.h and compile.h).
+ *
+ * Direct threading: each op begins with its handler's address, and every
+ * handler ends by jumping to the next op's handler, so there is one indirect
+ * jump per op and no central switch. The hot state (ip, frame pointer, memory
+ * base and size, fuel, call depth) lives in locals the compiler keeps in
+ * registers.
+ *
+ * Calls never recurse on the C stack: frames are carved from the store's
+ * stack (upward from the bottom), and each call pushes a return record
+ * (return ip, caller frame, caller instance) on a control area that grows down
+ * from the top. A frame must fit between the two. Only host functions that call
+ * back into wasm nest interpreter activations, bounded by HOST_DEPTH_MAX.
+ *
+ * Numeric semantics follow the spec exactly and avoid undefined behaviour in C
+ * for every input: integer arithmetic is unsigned, shift counts are masked,
+ * float-to-int conversions are range-checked before the cast, and float
+ * sign operations (abs, neg, copysign) work on the bits.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile.h"
+#include "ops.h"
+#include "runtime.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the interpreter reads wasm memory in host byte order and needs a little-endian host"
+#endif
+
+/* Nested host -> wasm activations allowed on the C stack. */
+#define HOST_DEPTH_MAX 100
+
+#define LIKELY(x)   __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- value helpers ----------------------------------------------------- */
+
+static inline float f32_of(uint64_t v)
+{
+    uint32_t u = (uint32_t)v;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline uint64_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static inline double f64_of(uint64_t v)
+{
+    double d;
+    memcpy(&d, &v, sizeof d);
+    return d;
+}
+
+static inline uint64_t f64_bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+/* min/max: NaN wins (returned quieted via the addition), and -0 < +0. */
+static inline float f32_min(float a, float b)
+{
+    if (isnan(a) || isnan(b))
+        return a + b;
+    if (a == b)
+        return signbit(a) ? a : b;
+    return a < b ? a : b;
+}
+
+static inline float f32_max(float a, float b)
+{
+    if (isnan(a) || isnan(b))
+        return a + b;
+    if (a == b)
+        return signbit(a) ? b : a;
+    return a > b ? a : b;
+}
+
+static inline double f64_min(double a, double b)
+{
+    if (isnan(a) || isnan(b))
+        return a + b;
+    if (a == b)
+        return signbit(a) ? a : b;
+    return a < b ? a : b;
+}
+
+static inline double f64_max(double a, double b)
+{
+    if (isnan(a) || isnan(b))
+        return a + b;
+    if (a == b)
+        return signbit(a) ? b : a;
+    return a > b ? a : b;
+}
+
+/* Rounding functions: libm may hand a signalling NaN back unchanged, the spec
+ * wants it quieted (an arithmetic NaN). */
+#define ROUNDING(name, T, fn)                                                                      \
+    static inline T name(T a)                                                                      \
+    {                                                                                              \
+        return isnan(a) ? a + a : fn(a);                                                           \
+    }
+ROUNDING(f32_ceil, float, ceilf)
+ROUNDING(f32_floor, float, floorf)
+ROUNDING(f32_trunc, float, truncf)
+ROUNDING(f32_nearest, float, nearbyintf)
+ROUNDING(f64_ceil, double, ceil)
+ROUNDING(f64_floor, double, floor)
+ROUNDING(f64_trunc, double, trunc)
+ROUNDING(f64_nearest, double, nearbyint)
+
+static inline uint32_t rotl32(uint32_t x, uint32_t n)
+{
+    n &= 31;
+    return (x << n) | (x >> ((32 - n) & 31));
+}
+
+static inline uint32_t rotr32(uint32_t x, uint32_t n)
+{
+    n &= 31;
+    return (x >> n) | (x << ((32 - n) & 31));
+}
+
+static inline uint64_t rotl64(uint64_t x, uint64_t n)
+{
+    n &= 63;
+    return (x << n) | (x >> ((64 - n) & 63));
+}
+
+static inline uint64_t rotr64(uint64_t x, uint64_t n)
+{
+    n &= 63;
+    return (x >> n) | (x << ((64 - n) & 63));
+}
+
+static inline uint64_t sx32(uint32_t v)
+{
+    return (uint64_t)(int64_t)(int32_t)v;
+}
+
+/* Saturating truncations (NaN -> 0). */
+static inline uint32_t sat_i32_s(double d)
+{
+    if (isnan(d))
+        return 0;
+    if (d <= -2147483649.0)
+        return (uint32_t)INT32_MIN;
+    if (d >= 2147483648.0)
+        return (uint32_t)INT32_MAX;
+    return (uint32_t)(int32_t)d;
+}
+
+static inline uint32_t sat_i32_u(double d)
+{
+    if (isnan(d) || d <= -1.0)
+        return 0;
+    if (d >= 4294967296.0)
+        return UINT32_MAX;
+    return (uint32_t)d;
+}
+
+static inline uint64_t sat_i64_s(double d)
+{
+    if (isnan(d))
+        return 0;
+    if (d < -9223372036854775808.0)
+        return (uint64_t)INT64_MIN;
+    if (d >= 9223372036854775808.0)
+        return (uint64_t)INT64_MAX;
+    return (uint64_t)(int64_t)d;
+}
+
+static inline uint64_t sat_i64_u(double d)
+{
+    if (isnan(d) || d <= -1.0)
+        return 0;
+    if (d >= 18446744073709551616.0)
+        return UINT64_MAX;
+    return (uint64_t)d;
+}
+
+/* ---- the interpreter ---------------------------------------------------- */
+
+/* Runs from ip in frame fp until the entry frame returns (OP_EXIT). csp is
+ * the control area top holding that frame's return record. With table_out
+ * set, only reports the handler table. */
+static wasm_status run(wasm_store *store, wasm_instance *inst, const uint32_t *ip, uint64_t *fp,
+                       uint64_t *csp, wasm_error *err, const void *const **table_out)
+{
+#define WASM_OPS_LABEL(name, words) &&L_##name,
+    static const void *const labels[] = {WASM_OPS(WASM_OPS_LABEL)};
+#undef WASM_OPS_LABEL
+    if (table_out) {
+        *table_out = labels;
+        return WASM_OK;
+    }
+
+    uint64_t *const stack = store->stack;
+    const uint32_t max_depth = store->lim.max_call_depth;
+    uint32_t depth = store->depth;
+    int64_t fuel = store->fuel_left > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)store->fuel_left;
+    uint8_t *mem = NULL;
+    uint64_t msize = 0;
+    wasm_trap trap = WASM_TRAP_NONE;
+
+    /* call state shared by the call ops */
+    const struct wasm_code *callee;
+    wasm_instance *ninst;
+    wasm_func *f;
+    uint64_t *nfp;
+    const uint32_t *ret_ip;
+
+#define LOAD_MEM()                                                                                 \
+    do {                                                                                           \
+        if (inst->module->nmems) {                                                                 \
+            wasm_memory *m_ = inst->mems[0];                                                       \
+            mem = m_->data;                                                                        \
+            msize = m_->bytes;                                                                     \
+        } else {                                                                                   \
+            mem = NULL;                                                                            \
+            msize = 0;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+#define DISPATCH()                                                                                 \
+    do {                                                                                           \
+        void *h_;                                                                                  \
+        memcpy(&h_, ip, sizeof h_);                                                                \
+        goto *h_;                                                                                  \
+    } while (0)
+#define I(k)    (ip[OP_HW + (k)])
+#define S(k)    (fp[I(k)])
+#define NEXT(n) do { ip += OP_HW + (n); DISPATCH(); } while (0)
+#define TRAP(kind) do { trap = (kind); goto trap_exit; } while (0)
+#define CHARGE(n)                                                                                  \
+    do {                                                                                           \
+        fuel -= (int64_t)(n);                                                                      \
+        if (UNLIKELY(fuel < 0))                                                                    \
+            goto out_of_fuel;                                                                      \
+    } while (0)
+/* Jumps by the displacement in operand word k and charges the target's count. */
+#define BRANCH(k)                                                                                  \
+    do {                                                                                           \
+        ip = &I(k) + (int32_t)I(k);                                                                \
+        CHARGE(ip[-1]);                                                                            \
+        DISPATCH();                                                                                \
+    } while (0)
+
+    LOAD_MEM();
+    DISPATCH();
+
+    /* ---- control ---- */
+L_UNREACHABLE:
+    TRAP(WASM_TRAP_UNREACHABLE);
+L_EXIT:
+    store->fuel_left = (uint64_t)fuel;
+    store->depth = depth;
+    return WASM_OK;
+L_FUEL:
+    CHARGE(I(0));
+    NEXT(1);
+L_BR:
+    BRANCH(0);
+L_BR_NZ:
+    if ((uint32_t)S(0))
+        BRANCH(1);
+    NEXT(2);
+L_BR_Z:
+    if (!(uint32_t)S(0))
+        BRANCH(1);
+    NEXT(2);
+L_BR_NZ64:
+    if (S(0))
+        BRANCH(1);
+    NEXT(2);
+L_BR_Z64:
+    if (!S(0))
+        BRANCH(1);
+    NEXT(2);
+L_BR_TABLE: {
+    uint32_t i = (uint32_t)S(0), n = I(1);
+    const uint32_t *t = &I(2 + (i < n ? i : n));
+    ip = t + (int32_t)*t;
+    CHARGE(ip[-1]);
+    DISPATCH();
+}
+L_RETURNN:
+    memmove(fp, fp + I(1), (size_t)I(0) * sizeof *fp);
+    goto do_return;
+L_RETURN1:
+    fp[0] = S(0);
+    goto do_return;
+L_RETURN1_IMM:
+    fp[0] = I(0);
+    goto do_return;
+L_RETURN0:
+do_return:
+    ip = (const uint32_t *)(uintptr_t)csp[0];
+    fp = (uint64_t *)(uintptr_t)csp[1];
+    inst = (wasm_instance *)(uintptr_t)csp[2];
+    csp += WASM_FRAME_REC;
+    depth--;
+    LOAD_MEM();
+    DISPATCH();
+
+L_CALL:
+    memcpy(&callee, &I(0), sizeof callee);
+    nfp = fp + I(OP_HW);
+    ret_ip = ip + OP_HW + OP_HW + 1;
+    ninst = inst;
+    goto enter;
+L_CALL_IMPORT:
+    f = inst->funcs[I(0)];
+    nfp = fp + I(1);
+    ret_ip = ip + OP_HW + 2;
+    goto call_func;
+L_CALL_INDIRECT: {
+    const wasm_functype *want;
+    memcpy(&want, &I(0), sizeof want);
+    wasm_table *t = inst->tables[I(OP_HW)];
+    uint32_t i = (uint32_t)S(OP_HW + 1);
+    if (UNLIKELY(i >= t->size))
+        TRAP(WASM_TRAP_UNDEFINED_ELEMENT);
+    f = t->elems[i];
+    if (UNLIKELY(!f))
+        TRAP(WASM_TRAP_UNINITIALIZED);
+    if (f->type != want && !wasm_functype_equal(f->type, want))
+        TRAP(WASM_TRAP_INDIRECT_TYPE);
+    nfp = fp + I(OP_HW + 2);
+    ret_ip = ip + OP_HW + OP_HW + 3;
+    goto call_func;
+}
+call_func:
+    if (UNLIKELY(!f->code))
+        goto call_host;
+    callee = f->code;
+    ninst = f->inst;
+enter:
+    if (UNLIKELY(depth >= max_depth))
+        TRAP(WASM_TRAP_STACK_EXHAUSTED);
+    if (UNLIKELY((size_t)(csp - nfp) < (size_t)callee->frame_slots + WASM_FRAME_REC))
+        TRAP(WASM_TRAP_STACK_EXHAUSTED);
+    CHARGE(callee->ops[OP_HW]); /* the entry block; execution starts past its FUEL op */
+    csp -= WASM_FRAME_REC;
+    csp[0] = (uint64_t)(uintptr_t)ret_ip;
+    csp[1] = (uint64_t)(uintptr_t)fp;
+    csp[2] = (uint64_t)(uintptr_t)inst;
+    if (callee->nlocals)
+        memset(nfp + callee->nparams, 0, (size_t)callee->nlocals * sizeof *nfp);
+    depth++;
+    fp = nfp;
+    ip = callee->ops + OP_HW + 1;
+    if (ninst != inst) {
+        inst = ninst;
+        LOAD_MEM();
+    }
+    DISPATCH();
+call_host: {
+    if (UNLIKELY(depth >= max_depth))
+        TRAP(WASM_TRAP_STACK_EXHAUSTED);
+    uint32_t np = f->type->nparams, nr = f->type->nresults;
+    store->fuel_left = (uint64_t)fuel;
+    store->depth = depth;
+    store->stack_lo = (size_t)(nfp - stack) + (np > nr ? np : nr);
+    store->stack_hi = (size_t)(csp - stack);
+    bool ok = wasm_call_host(f, nfp, err);
+    fuel = store->fuel_left > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)store->fuel_left;
+    if (!ok) {
+        store->fuel_left = (uint64_t)fuel;
+        return err->status != WASM_OK ? err->status : WASM_ERR_TRAP;
+    }
+    LOAD_MEM();
+    ip = ret_ip;
+    DISPATCH();
+}
+
+    /* ---- data movement ---- */
+L_COPY:
+    S(0) = S(1);
+    NEXT(2);
+L_COPY2: {
+    uint64_t a = S(1), b = S(3);
+    S(0) = a;
+    S(2) = b;
+    NEXT(4);
+}
+L_CONST32:
+    S(0) = I(1);
+    NEXT(2);
+L_CONST64:
+    S(0) = (uint64_t)I(1) | (uint64_t)I(2) << 32;
+    NEXT(3);
+L_SELECT: {
+    uint64_t a = S(1), b = S(2);
+    S(0) = (uint32_t)S(3) ? a : b;
+    NEXT(4);
+}
+L_GLOBAL_GET:
+    S(0) = inst->globals[I(1)]->bits;
+    NEXT(2);
+L_GLOBAL_SET:
+    inst->globals[I(0)]->bits = S(1);
+    NEXT(2);
+
+    /* ---- memory ---- */
+#define EA(size)                                                                                   \
+    uint64_t ea = (uint64_t)(uint32_t)S(1) + I(2);                                                 \
+    if (UNLIKELY(ea + (size) > msize))                                                             \
+        TRAP(WASM_TRAP_MEMORY_OOB);
+#define LOAD(name, T, size, conv)                                                                  \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        EA(size);                                                                                  \
+        T v_;                                                                                      \
+        memcpy(&v_, mem + ea, size);                                                               \
+        S(0) = conv(v_);                                                                           \
+        NEXT(3);                                                                                   \
+    }
+#define STORE(name, T, size)                                                                       \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        EA(size);                                                                                  \
+        T v_ = (T)S(0);                                                                            \
+        memcpy(mem + ea, &v_, size);                                                               \
+        NEXT(3);                                                                                   \
+    }
+#define CONV_S8(v)  (uint64_t)(int64_t)(v)
+#define CONV_U(v)   (uint64_t)(v)
+    LOAD(LOAD8S, int8_t, 1, CONV_S8)
+    LOAD(LOAD8U, uint8_t, 1, CONV_U)
+    LOAD(LOAD16S, int16_t, 2, CONV_S8)
+    LOAD(LOAD16U, uint16_t, 2, CONV_U)
+    LOAD(LOAD32, uint32_t, 4, CONV_U)
+    LOAD(LOAD32S, int32_t, 4, CONV_S8)
+    LOAD(LOAD64, uint64_t, 8, CONV_U)
+    STORE(STORE8, uint8_t, 1)
+    STORE(STORE16, uint16_t, 2)
+    STORE(STORE32, uint32_t, 4)
+    STORE(STORE64, uint64_t, 8)
+
+L_MEMORY_SIZE:
+    S(0) = (uint32_t)(msize / WASM_PAGE_SIZE);
+    NEXT(1);
+L_MEMORY_GROW: {
+    int64_t r = wasm_memory_grow(inst->mems[0], (uint32_t)S(1));
+    S(0) = (uint32_t)(int32_t)r;
+    LOAD_MEM();
+    NEXT(2);
+}
+L_MEMORY_INIT: {
+    uint32_t seg = I(0);
+    uint64_t d = (uint32_t)S(1), s = (uint32_t)S(2), n = (uint32_t)S(3);
+    if (UNLIKELY(s + n > inst->data_len[seg] || d + n > msize))
+        TRAP(WASM_TRAP_MEMORY_OOB);
+    if (n)
+        memcpy(mem + d, inst->module->datas[seg].bytes + s, (size_t)n);
+    NEXT(4);
+}
+L_DATA_DROP:
+    inst->data_len[I(0)] = 0;
+    NEXT(1);
+L_MEMORY_COPY: {
+    uint64_t d = (uint32_t)S(0), s = (uint32_t)S(1), n = (uint32_t)S(2);
+    if (UNLIKELY(d + n > msize || s + n > msize))
+        TRAP(WASM_TRAP_MEMORY_OOB);
+    if (n)
+        memmove(mem + d, mem + s, (size_t)n);
+    NEXT(3);
+}
+L_MEMORY_FILL: {
+    uint64_t d = (uint32_t)S(0), n = (uint32_t)S(2);
+    if (UNLIKELY(d + n > msize))
+        TRAP(WASM_TRAP_MEMORY_OOB);
+    if (n)
+        memset(mem + d, (uint8_t)S(1), (size_t)n);
+    NEXT(3);
+}
+
+    /* ---- tables and references ---- */
+L_TABLE_GET: {
+    wasm_table *t = inst->tables[I(1)];
+    uint32_t i = (uint32_t)S(2);
+    if (UNLIKELY(i >= t->size))
+        TRAP(WASM_TRAP_TABLE_OOB);
+    S(0) = (uint64_t)(uintptr_t)t->elems[i];
+    NEXT(3);
+}
+L_TABLE_SET: {
+    wasm_table *t = inst->tables[I(0)];
+    uint32_t i = (uint32_t)S(1);
+    if (UNLIKELY(i >= t->size))
+        TRAP(WASM_TRAP_TABLE_OOB);
+    t->elems[i] = (void *)(uintptr_t)S(2);
+    NEXT(3);
+}
+L_TABLE_SIZE:
+    S(0) = inst->tables[I(1)]->size;
+    NEXT(2);
+L_TABLE_GROW: {
+    int64_t r = wasm_table_grow(inst->tables[I(1)], (uint32_t)S(3), (void *)(uintptr_t)S(2));
+    S(0) = (uint32_t)(int32_t)r;
+    NEXT(4);
+}
+L_TABLE_FILL: {
+    wasm_table *t = inst->tables[I(0)];
+    uint64_t i = (uint32_t)S(1), n = (uint32_t)S(3);
+    void *v = (void *)(uintptr_t)S(2);
+    if (UNLIKELY(i + n > t->size))
+        TRAP(WASM_TRAP_TABLE_OOB);
+    for (uint64_t k = 0; k < n; k++)
+        t->elems[i + k] = v;
+    NEXT(4);
+}
+L_TABLE_COPY: {
+    wasm_table *dt = inst->tables[I(0)], *st = inst->tables[I(1)];
+    uint64_t d = (uint32_t)S(2), s = (uint32_t)S(3), n = (uint32_t)S(4);
+    if (UNLIKELY(d + n > dt->size || s + n > st->size))
+        TRAP(WASM_TRAP_TABLE_OOB);
+    if (n)
+        memmove(dt->elems + d, st->elems + s, (size_t)n * sizeof(void *));
+    NEXT(5);
+}
+L_TABLE_INIT: {
+    wasm_table *t = inst->tables[I(0)];
+    uint32_t seg = I(1);
+    uint64_t d = (uint32_t)S(2), s = (uint32_t)S(3), n = (uint32_t)S(4);
+    if (UNLIKELY(s + n > inst->elem_len[seg] || d + n > t->size))
+        TRAP(WASM_TRAP_TABLE_OOB);
+    if (n)
+        memcpy(t->elems + d, inst->elem_refs[seg] + s, (size_t)n * sizeof(void *));
+    NEXT(5);
+}
+L_ELEM_DROP:
+    inst->elem_len[I(0)] = 0;
+    NEXT(1);
+L_REF_FUNC:
+    S(0) = (uint64_t)(uintptr_t)inst->funcs[I(1)];
+    NEXT(2);
+L_REF_IS_NULL:
+    S(0) = S(1) == 0;
+    NEXT(2);
+
+    /* ---- integer comparisons, plain, with an immediate, and fused with br_if ---- */
+#define CMP_EQ(T, a, b)   ((T)(a) == (T)(b))
+#define CMP_NE(T, a, b)   ((T)(a) != (T)(b))
+#define CMP_LT_S(T, a, b) ((T##_s)(a) < (T##_s)(b))
+#define CMP_LT_U(T, a, b) ((T)(a) < (T)(b))
+#define CMP_GT_S(T, a, b) ((T##_s)(a) > (T##_s)(b))
+#define CMP_GT_U(T, a, b) ((T)(a) > (T)(b))
+#define CMP_LE_S(T, a, b) ((T##_s)(a) <= (T##_s)(b))
+#define CMP_LE_U(T, a, b) ((T)(a) <= (T)(b))
+#define CMP_GE_S(T, a, b) ((T##_s)(a) >= (T##_s)(b))
+#define CMP_GE_U(T, a, b) ((T)(a) >= (T)(b))
+    typedef uint32_t u32;
+    typedef int32_t u32_s;
+    typedef uint64_t u64;
+    typedef int64_t u64_s;
+#define CMP_HANDLERS(X, cc)                                                                        \
+    L_I32_##cc:                                                                                    \
+    S(0) = CMP_##cc(u32, S(1), S(2));                                                              \
+    NEXT(3);                                                                                       \
+    L_I32_##cc##_IMM:                                                                              \
+    S(0) = CMP_##cc(u32, S(1), I(2));                                                              \
+    NEXT(3);                                                                                       \
+    L_I64_##cc:                                                                                    \
+    S(0) = CMP_##cc(u64, S(1), S(2));                                                              \
+    NEXT(3);                                                                                       \
+    L_I64_##cc##_IMM:                                                                              \
+    S(0) = CMP_##cc(u64, S(1), sx32(I(2)));                                                        \
+    NEXT(3);                                                                                       \
+    L_BR_I32_##cc:                                                                                 \
+    if (CMP_##cc(u32, S(0), S(1)))                                                                 \
+        BRANCH(2);                                                                                 \
+    NEXT(3);                                                                                       \
+    L_BR_I32_##cc##_IMM:                                                                           \
+    if (CMP_##cc(u32, S(0), I(1)))                                                                 \
+        BRANCH(2);                                                                                 \
+    NEXT(3);                                                                                       \
+    L_BR_I64_##cc:                                                                                 \
+    if (CMP_##cc(u64, S(0), S(1)))                                                                 \
+        BRANCH(2);                                                                                 \
+    NEXT(3);                                                                                       \
+    L_BR_I64_##cc##_IMM:                                                                           \
+    if (CMP_##cc(u64, S(0), sx32(I(1))))                                                           \
+        BRANCH(2);                                                                                 \
+    NEXT(3);
+    WASM_ICMPS(CMP_HANDLERS, _)
+
+    /* ---- i32 ---- */
+#define UN32(name, expr)                                                                           \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        uint32_t a = (uint32_t)S(1);                                                               \
+        S(0) = (uint32_t)(expr);                                                                   \
+        NEXT(2);                                                                                   \
+    }
+#define BIN32(name, expr)                                                                          \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        uint32_t a = (uint32_t)S(1), b = (uint32_t)S(2);                                           \
+        S(0) = (uint32_t)(expr);                                                                   \
+        NEXT(3);                                                                                   \
+    }
+#define BIN32_IMM(name, expr)                                                                      \
+    L_##name##_IMM:                                                                                \
+    {                                                                                              \
+        uint32_t a = (uint32_t)S(1), b = I(2);                                                     \
+        S(0) = (uint32_t)(expr);                                                                   \
+        NEXT(3);                                                                                   \
+    }
+#define BIN32_BOTH(name, expr) BIN32(name, expr) BIN32_IMM(name, expr)
+
+    UN32(I32_EQZ, a == 0)
+    UN32(I32_CLZ, a ? (uint32_t)__builtin_clz(a) : 32u)
+    UN32(I32_CTZ, a ? (uint32_t)__builtin_ctz(a) : 32u)
+    UN32(I32_POPCNT, (uint32_t)__builtin_popcount(a))
+    BIN32_BOTH(I32_ADD, a + b)
+    BIN32_BOTH(I32_SUB, a - b)
+    BIN32_BOTH(I32_MUL, a * b)
+    BIN32_BOTH(I32_AND, a & b)
+    BIN32_BOTH(I32_OR, a | b)
+    BIN32_BOTH(I32_XOR, a ^ b)
+    BIN32_BOTH(I32_SHL, a << (b & 31))
+    BIN32_BOTH(I32_SHR_S, (uint32_t)((int32_t)a >> (b & 31)))
+    BIN32_BOTH(I32_SHR_U, a >> (b & 31))
+    BIN32_BOTH(I32_ROTL, rotl32(a, b))
+    BIN32_BOTH(I32_ROTR, rotr32(a, b))
+L_I32_DIV_S: {
+    int32_t a = (int32_t)(uint32_t)S(1), b = (int32_t)(uint32_t)S(2);
+    if (UNLIKELY(b == 0))
+        TRAP(WASM_TRAP_DIV_ZERO);
+    if (UNLIKELY(a == INT32_MIN && b == -1))
+        TRAP(WASM_TRAP_INT_OVERFLOW);
+    S(0) = (uint32_t)(a / b);
+    NEXT(3);
+}
+L_I32_DIV_U: {
+    uint32_t a = (uint32_t)S(1), b = (uint32_t)S(2);
+    if (UNLIKELY(b == 0))
+        TRAP(WASM_TRAP_DIV_ZERO);
+    S(0) = a / b;
+    NEXT(3);
+}
+L_I32_REM_S: {
+    int32_t a = (int32_t)(uint32_t)S(1), b = (int32_t)(uint32_t)S(2);
+    if (UNLIKELY(b == 0))
+        TRAP(WASM_TRAP_DIV_ZERO);
+    S(0) = b == -1 ? 0 : (uint32_t)(a % b);
+    NEXT(3);
+}
+L_I32_REM_U: {
+    uint32_t a = (uint32_t)S(1), b = (uint32_t)S(2);
+    if (UNLIKELY(b == 0))
+        TRAP(WASM_TRAP_DIV_ZERO);
+    S(0) = a % b;
+    NEXT(3);
+}
+
+    /* ---- i64 ---- */
+#define UN64(name, expr)                                                                           \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        uint64_t a = S(1);                                                                         \
+        S(0) = (uint64_t)(expr);                                                                   \
+        NEXT(2);                                                                                   \
+    }
+#define BIN64(name, expr)                                                                          \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        uint64_t a = S(1), b = S(2);                                                               \
+        S(0) = (uint64_t)(expr);                                                                   \
+        NEXT(3);                                                                                   \
+    }
+#define BIN64_IMM(name, expr)                                                                      \
+    L_##name##_IMM:                                                                                \
+    {                                                                                              \
+        uint64_t a = S(1), b = sx32(I(2));                                                         \
+        S(0) = (uint64_t)(expr);                                                                   \
+        NEXT(3);                                                                                   \
+    }
+#define BIN64_BOTH(name, expr) BIN64(name, expr) BIN64_IMM(name, expr)
+
+    UN64(I64_EQZ, a == 0)
+    UN64(I64_CLZ, a ? (uint64_t)__builtin_clzll(a) : 64u)
+    UN64(I64_CTZ, a ? (uint64_t)__builtin_ctzll(a) : 64u)
+    UN64(I64_POPCNT, (uint64_t)__builtin_popcountll(a))
+    BIN64_BOTH(I64_ADD, a + b)
+    BIN64_BOTH(I64_SUB, a - b)
+    BIN64_BOTH(I64_MUL, a * b)
+    BIN64_BOTH(I64_AND, a & b)
+    BIN64_BOTH(I64_OR, a | b)
+    BIN64_BOTH(I64_XOR, a ^ b)
+    BIN64_BOTH(I64_SHL, a << (b & 63))
+    BIN64_BOTH(I64_SHR_S, (uint64_t)((int64_t)a >> (b & 63)))
+    BIN64_BOTH(I64_SHR_U, a >> (b & 63))
+    BIN64_BOTH(I64_ROTL, rotl64(a, b))
+    BIN64_BOTH(I64_ROTR, rotr64(a, b))
+L_I64_DIV_S: {
+    int64_t a = (int64_t)S(1), b = (int64_t)S(2);
+    if (UNLIKELY(b == 0))
+        TRAP(WASM_TRAP_DIV_ZERO);
+    if (UNLIKELY(a == INT64_MIN && b == -1))
+        TRAP(WASM_TRAP_INT_OVERFLOW);
+    S(0) = (uint64_t)(a / b);
+    NEXT(3);
+}
+L_I64_DIV_U: {
+    uint64_t a = S(1), b = S(2);
+    if (UNLIKELY(b == 0))
+        TRAP(WASM_TRAP_DIV_ZERO);
+    S(0) = a / b;
+    NEXT(3);
+}
+L_I64_REM_S: {
+    int64_t a = (int64_t)S(1), b = (int64_t)S(2);
+    if (UNLIKELY(b == 0))
+        TRAP(WASM_TRAP_DIV_ZERO);
+    S(0) = b == -1 ? 0 : (uint64_t)(a % b);
+    NEXT(3);
+}
+L_I64_REM_U: {
+    uint64_t a = S(1), b = S(2);
+    if (UNLIKELY(b == 0))
+        TRAP(WASM_TRAP_DIV_ZERO);
+    S(0) = a % b;
+    NEXT(3);
+}
+
+    /* ---- f32 / f64 ---- */
+#define FUN32(name, expr)                                                                          \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        float a = f32_of(S(1));                                                                    \
+        S(0) = f32_bits(expr);                                                                     \
+        NEXT(2);                                                                                   \
+    }
+#define FBIN32(name, expr)                                                                         \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        float a = f32_of(S(1)), b = f32_of(S(2));                                                  \
+        S(0) = f32_bits(expr);                                                                     \
+        NEXT(3);                                                                                   \
+    }
+#define FCMP32(name, op)                                                                           \
+    L_##name:                                                                                      \
+    S(0) = f32_of(S(1)) op f32_of(S(2));                                                           \
+    NEXT(3);
+#define FUN64(name, expr)                                                                          \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        double a = f64_of(S(1));                                                                   \
+        S(0) = f64_bits(expr);                                                                     \
+        NEXT(2);                                                                                   \
+    }
+#define FBIN64(name, expr)                                                                         \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        double a = f64_of(S(1)), b = f64_of(S(2));                                                 \
+        S(0) = f64_bits(expr);                                                                     \
+        NEXT(3);                                                                                   \
+    }
+#define FCMP64(name, op)                                                                           \
+    L_##name:                                                                                      \
+    S(0) = f64_of(S(1)) op f64_of(S(2));                                                           \
+    NEXT(3);
+
+    FCMP32(F32_EQ, ==)
+    FCMP32(F32_NE, !=)
+    FCMP32(F32_LT, <)
+    FCMP32(F32_GT, >)
+    FCMP32(F32_LE, <=)
+    FCMP32(F32_GE, >=)
+L_F32_ABS:
+    S(0) = (uint32_t)S(1) & 0x7fffffffu;
+    NEXT(2);
+L_F32_NEG:
+    S(0) = (uint32_t)S(1) ^ 0x80000000u;
+    NEXT(2);
+L_F32_COPYSIGN:
+    S(0) = ((uint32_t)S(1) & 0x7fffffffu) | ((uint32_t)S(2) & 0x80000000u);
+    NEXT(3);
+    FUN32(F32_CEIL, f32_ceil(a))
+    FUN32(F32_FLOOR, f32_floor(a))
+    FUN32(F32_TRUNC, f32_trunc(a))
+    FUN32(F32_NEAREST, f32_nearest(a))
+    FUN32(F32_SQRT, sqrtf(a))
+    FBIN32(F32_ADD, a + b)
+    FBIN32(F32_SUB, a - b)
+    FBIN32(F32_MUL, a * b)
+    FBIN32(F32_DIV, a / b)
+    FBIN32(F32_MIN, f32_min(a, b))
+    FBIN32(F32_MAX, f32_max(a, b))
+
+    FCMP64(F64_EQ, ==)
+    FCMP64(F64_NE, !=)
+    FCMP64(F64_LT, <)
+    FCMP64(F64_GT, >)
+    FCMP64(F64_LE, <=)
+    FCMP64(F64_GE, >=)
+L_F64_ABS:
+    S(0) = S(1) & 0x7fffffffffffffffull;
+    NEXT(2);
+L_F64_NEG:
+    S(0) = S(1) ^ 0x8000000000000000ull;
+    NEXT(2);
+L_F64_COPYSIGN:
+    S(0) = (S(1) & 0x7fffffffffffffffull) | (S(2) & 0x8000000000000000ull);
+    NEXT(3);
+    FUN64(F64_CEIL, f64_ceil(a))
+    FUN64(F64_FLOOR, f64_floor(a))
+    FUN64(F64_TRUNC, f64_trunc(a))
+    FUN64(F64_NEAREST, f64_nearest(a))
+    FUN64(F64_SQRT, sqrt(a))
+    FBIN64(F64_ADD, a + b)
+    FBIN64(F64_SUB, a - b)
+    FBIN64(F64_MUL, a * b)
+    FBIN64(F64_DIV, a / b)
+    FBIN64(F64_MIN, f64_min(a, b))
+    FBIN64(F64_MAX, f64_max(a, b))
+
+    /* ---- conversions ---- */
+    /* trapping truncations: NaN is an invalid conversion, anything whose
+     * truncation falls outside the target range overflows; `lo < x < hi` are
+     * the exact open bounds */
+#define TRUNC(name, FT, of, lo, hi, T, store_expr)                                                 \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        FT x = of(S(1));                                                                           \
+        if (UNLIKELY(isnan(x)))                                                                    \
+            TRAP(WASM_TRAP_INVALID_CONV);                                                          \
+        if (UNLIKELY(!(x > (lo) && x < (hi))))                                                     \
+            TRAP(WASM_TRAP_INT_OVERFLOW);                                                          \
+        S(0) = store_expr((T)x);                                                                   \
+        NEXT(2);                                                                                   \
+    }
+#define ST_U32(v) (uint64_t)(uint32_t)(v)
+#define ST_U64(v) (uint64_t)(v)
+    TRUNC(I32_TRUNC_F32_S, float, f32_of, -2147483904.0f, 2147483648.0f, int32_t, ST_U32)
+    TRUNC(I32_TRUNC_F32_U, float, f32_of, -1.0f, 4294967296.0f, uint32_t, ST_U32)
+    TRUNC(I32_TRUNC_F64_S, double, f64_of, -2147483649.0, 2147483648.0, int32_t, ST_U32)
+    TRUNC(I32_TRUNC_F64_U, double, f64_of, -1.0, 4294967296.0, uint32_t, ST_U32)
+    TRUNC(I64_TRUNC_F32_S, float, f32_of, -9223373136366403584.0f, 9223372036854775808.0f,
+          int64_t, ST_U64)
+    TRUNC(I64_TRUNC_F32_U, float, f32_of, -1.0f, 18446744073709551616.0f, uint64_t, ST_U64)
+    TRUNC(I64_TRUNC_F64_S, double, f64_of, -9223372036854777856.0, 9223372036854775808.0,
+          int64_t, ST_U64)
+    TRUNC(I64_TRUNC_F64_U, double, f64_of, -1.0, 18446744073709551616.0, uint64_t, ST_U64)
+L_I32_TRUNC_SAT_F32_S:
+    S(0) = sat_i32_s(f32_of(S(1)));
+    NEXT(2);
+L_I32_TRUNC_SAT_F32_U:
+    S(0) = sat_i32_u(f32_of(S(1)));
+    NEXT(2);
+L_I32_TRUNC_SAT_F64_S:
+    S(0) = sat_i32_s(f64_of(S(1)));
+    NEXT(2);
+L_I32_TRUNC_SAT_F64_U:
+    S(0) = sat_i32_u(f64_of(S(1)));
+    NEXT(2);
+L_I64_TRUNC_SAT_F32_S:
+    S(0) = sat_i64_s(f32_of(S(1)));
+    NEXT(2);
+L_I64_TRUNC_SAT_F32_U:
+    S(0) = sat_i64_u(f32_of(S(1)));
+    NEXT(2);
+L_I64_TRUNC_SAT_F64_S:
+    S(0) = sat_i64_s(f64_of(S(1)));
+    NEXT(2);
+L_I64_TRUNC_SAT_F64_U:
+    S(0) = sat_i64_u(f64_of(S(1)));
+    NEXT(2);
+L_I64_EXTEND_I32_S:
+    S(0) = sx32((uint32_t)S(1));
+    NEXT(2);
+L_I64_EXTEND_I32_U:
+    S(0) = (uint32_t)S(1);
+    NEXT(2);
+L_F32_CONVERT_I32_S:
+    S(0) = f32_bits((float)(int32_t)(uint32_t)S(1));
+    NEXT(2);
+L_F32_CONVERT_I32_U:
+    S(0) = f32_bits((float)(uint32_t)S(1));
+    NEXT(2);
+L_F32_CONVERT_I64_S:
+    S(0) = f32_bits((float)(int64_t)S(1));
+    NEXT(2);
+L_F32_CONVERT_I64_U:
+    S(0) = f32_bits((float)S(1));
+    NEXT(2);
+L_F32_DEMOTE_F64:
+    S(0) = f32_bits((float)f64_of(S(1)));
+    NEXT(2);
+L_F64_CONVERT_I32_S:
+    S(0) = f64_bits((double)(int32_t)(uint32_t)S(1));
+    NEXT(2);
+L_F64_CONVERT_I32_U:
+    S(0) = f64_bits((double)(uint32_t)S(1));
+    NEXT(2);
+L_F64_CONVERT_I64_S:
+    S(0) = f64_bits((double)(int64_t)S(1));
+    NEXT(2);
+L_F64_CONVERT_I64_U:
+    S(0) = f64_bits((double)S(1));
+    NEXT(2);
+L_F64_PROMOTE_F32:
+    S(0) = f64_bits((double)f32_of(S(1)));
+    NEXT(2);
+L_I32_EXTEND8_S:
+    S(0) = (uint32_t)(int32_t)(int8_t)(uint8_t)S(1);
+    NEXT(2);
+L_I32_EXTEND16_S:
+    S(0) = (uint32_t)(int32_t)(int16_t)(uint16_t)S(1);
+    NEXT(2);
+L_I64_EXTEND8_S:
+    S(0) = (uint64_t)(int64_t)(int8_t)(uint8_t)S(1);
+    NEXT(2);
+L_I64_EXTEND16_S:
+    S(0) = (uint64_t)(int64_t)(int16_t)(uint16_t)S(1);
+    NEXT(2);
+L_I64_EXTEND32_S:
+    S(0) = sx32((uint32_t)S(1));
+    NEXT(2);
+
+out_of_fuel:
+    fuel = 0;
+    trap = WASM_TRAP_OUT_OF_FUEL;
+trap_exit:
+    store->fuel_left = (uint64_t)(fuel < 0 ? 0 : fuel);
+    return wasm_trap_set(err, trap);
+}
+
+const void *const *wasm_interp_handlers(void)
+{
+    const void *const *t = NULL;
+    run(NULL, NULL, NULL, NULL, NULL, NULL, &t);
+    return t;
+}
+
+wasm_status wasm_interp_call(wasm_store *store, wasm_func *func, uint64_t *slots, wasm_error *err)
+{
+    wasm_error local;
+    if (!err)
+        err = &local;
+    if (!func->code) {
+        if (wasm_call_host(func, slots, err))
+            return WASM_OK;
+        return err->status != WASM_OK ? err->status : WASM_ERR_TRAP;
+    }
+    if (store->host_depth >= HOST_DEPTH_MAX)
+        return wasm_trap_set(err, WASM_TRAP_STACK_EXHAUSTED);
+    if (!store->stack) {
+        size_t n = store->lim.stack_bytes / sizeof(uint64_t);
+        if (n < 64)
+            n = 64;
+        store->stack = calloc(n, sizeof(uint64_t));
+        if (!store->stack) {
+            wasm_fail(err, WASM_ERR_NOMEM, 0, "out of memory for the value stack");
+            return WASM_ERR_NOMEM;
+        }
+        store->stack_slots = n;
+    }
+    size_t lo = 0, hi = store->stack_slots;
+    uint32_t depth0 = 0;
+    if (store->host_depth > 0) {
+        /* called back from a host function: use only the free middle */
+        lo = store->stack_lo;
+        hi = store->stack_hi;
+        depth0 = store->depth;
+    }
+    const struct wasm_code *code = func->code;
+    size_t need = code->frame_slots > code->nresults ? code->frame_slots : code->nresults;
+    if (code->nparams > need)
+        need = code->nparams;
+    if (hi < lo || hi - lo < need + WASM_FRAME_REC || depth0 >= store->lim.max_call_depth)
+        return wasm_trap_set(err, WASM_TRAP_STACK_EXHAUSTED);
+
+    uint64_t *fp = store->stack + lo;
+    uint64_t *csp = store->stack + hi - WASM_FRAME_REC;
+    memcpy(fp, slots, (size_t)code->nparams * sizeof *fp);
+    memset(fp + code->nparams, 0, (size_t)code->nlocals * sizeof *fp);
+
+    /* the entry frame returns to an EXIT op */
+    uint32_t exit_code[OP_HW];
+    const void *h = wasm_interp_handlers()[OP_EXIT];
+    memcpy(exit_code, &h, sizeof h);
+    csp[0] = (uint64_t)(uintptr_t)exit_code;
+    csp[1] = (uint64_t)(uintptr_t)fp;
+    csp[2] = (uint64_t)(uintptr_t)func->inst;
+
+    store->depth = depth0 + 1;
+    store->host_depth++;
+    wasm_status st = run(store, func->inst, code->ops, fp, csp, err, NULL);
+    store->host_depth--;
+    store->depth = depth0;
+    if (st == WASM_OK)
+        memcpy(slots, fp, (size_t)code->nresults * sizeof *fp);
+    return st;
+}
