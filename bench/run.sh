@@ -26,7 +26,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 workloads=(
     "collatz    int-loop 1..3000000   1..300000"
     "primes     int-loop 0..3000000   0..600000"
-    "mandelbrot float    0..1024      0..192"
+    "mandelbrot float    0..1024      480..512"
     "nbody      float    0..10000     0..1000"
     "sieve      memory   0..300000000 0..30000000"
     "matmul     memory   0..1280      0..128"

@@ -6,8 +6,8 @@
 #
 # OUTDIR defaults to examples/ itself (the .wasm files are committed beside
 # their sources); tests build into a temporary dir to compare. CLANG and
-# WASM_LD override the tools; otherwise the newest clang and wasm-ld found
-# (plain names first, then -NN suffixed ones as Debian installs them) are used.
+# WASM_LD override the tools; otherwise clang and wasm-ld from PATH are used,
+# else the newest -NN suffixed ones (as Debian installs them, e.g. wasm-ld-14).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

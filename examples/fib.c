@@ -4,7 +4,7 @@
  * execute(start, end) returns fib(start) + ... + fib(end - 1), with
  * fib(0) = 0, fib(1) = 1, each computed by the exponential two-call recursion
  * (fib(n) makes about 3.2 * fib(n) calls), so the work is almost all calls
- * and returns. Negative n count 0; keep end <= 46 so the sum fits 31 bits.
+ * and returns. Negative n count 0; keep end <= 45 so the sum fits 31 bits.
  *
  * ABI: int32_t execute(int32_t start, int32_t end)
  * Expected: execute(0, 25) = 121392

@@ -31,6 +31,14 @@ else
     done
 fi
 
+# The headline job: one module over a large range, as a worker would run a big shard.
+if [ -f "$OUT/sieve.wasm" ]; then
+    echo "demo: counting the primes below 100,000,000 with examples/sieve.wasm"
+    "$SWARM" run "$OUT/sieve.wasm" --range 0..100000000 --stats 2>&1
+    echo
+fi
+
+echo "demo: every example over the range its source comment names"
 status=0
 for src in examples/*.c; do
     name=$(basename "$src" .c)

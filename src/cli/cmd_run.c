@@ -46,21 +46,6 @@ typedef struct {
     bool stats;
 } run_opts;
 
-static const char *extern_kind_name(wasm_extern_kind k)
-{
-    switch (k) {
-    case WASM_EXTERN_FUNC:
-        return "function";
-    case WASM_EXTERN_TABLE:
-        return "table";
-    case WASM_EXTERN_MEMORY:
-        return "memory";
-    case WASM_EXTERN_GLOBAL:
-        return "global";
-    }
-    return "?";
-}
-
 /* "(i32, i64) -> (f64)" */
 static void format_sig(const wasm_functype *t, char *out, size_t n)
 {
@@ -368,7 +353,7 @@ static int run(cli_args *a, const run_opts *o)
         fprintf(stderr,
                 "swarm run: %s: the module imports module \"%s\" name \"%s\" (%s); "
                 "only modules without imports can run\n",
-                o->path, mod, name, extern_kind_name(kind));
+                o->path, mod, name, wasm_extern_kind_name(kind));
         goto out;
     }
     const char *fname = pick_func(a, m, o->func, o->path);

@@ -28,13 +28,21 @@
 #define MAX_WORDS (1u << 30)   /* keeps branch displacements well inside int32 */
 #define MAX_SLOTS (1u << 28)   /* frame slots of one function */
 
-enum { V_TEMP, V_LOCAL, V_CONST };
+/* A virtual stack entry: in its temp slot, a local read in place, a constant,
+ * or an i32 sum `slot + imm` not computed yet (so that loads and stores can
+ * take it as their address). `local` is the slot V_LOCAL and V_ADD read: a
+ * local, or for V_ADD possibly the entry's own temp slot. */
+enum { V_TEMP, V_LOCAL, V_CONST, V_ADD };
 
 typedef struct vval {
     uint8_t kind;
     uint32_t local;
     uint64_t imm;
+    uint32_t alias; /* V_ADD: a local known to hold the same value, or NONE */
 } vval;
+
+#define POOL_MAX   512  /* distinct constants given a frame slot per function */
+#define ZERO_TRACK 1024 /* locals whose known-zero state is tracked */
 
 enum { C_FUNC, C_BLOCK, C_LOOP, C_IF };
 
@@ -51,15 +59,18 @@ typedef struct ctl {
 
 /* What the last emitted op was, for peephole fusion and retargeting. Valid
  * only while no other code or label followed it (pos == NONE otherwise). */
-enum { P_NONE, P_CMP, P_EQZ };
+enum { P_NONE, P_CMP, P_EQZ, P_ADDI };
 typedef struct peep {
     uint32_t pos;    /* start of the op */
+    uint32_t end;    /* one past it */
     uint32_t dst;    /* word holding its destination slot, or NONE */
-    uint32_t height; /* stack entry it produced */
-    uint8_t kind;    /* P_CMP: cc/is64/imm/a/b valid; P_EQZ: is64/a valid */
+    uint32_t height; /* stack entry it produced, or NONE */
+    uint8_t kind;    /* P_CMP: cc/is64/imm/a/b; P_EQZ: is64/a; P_ADDI: is64/a (dst = a)/b imm */
     uint8_t cc;
     bool is64, imm;
-    uint32_t a, b;
+    uint8_t reg;     /* RI / RF: the op leaves its result in that register too */
+    bool uses_r;     /* the op reads a register (a register form) */
+    uint32_t a, b;   /* P_CMP/P_EQZ: with uses_r, a names the slot the register mirrors */
 } peep;
 
 typedef struct comp {
@@ -73,10 +84,22 @@ typedef struct comp {
     uint32_t npend;   /* V_LOCAL entries on the stack */
     ctl *cs;
     uint32_t ch, ccap;
-    uint32_t L;       /* params + locals: slot of stack height 0 */
+    uint32_t L;       /* params + locals */
+    uint32_t T;       /* slot of stack height 0: L + constant pool size */
+    /* constant pool: slots L .. L+npool, found by value through a hash table */
+    uint64_t *pool_val;  /* npool values */
+    uint8_t *pool_used;  /* npool flags: the prologue loads only used ones */
+    uint32_t *pool_hash; /* pool_cap entries: index + 1, 0 = empty */
+    uint32_t npool, pool_cap;
     uint32_t fuel_at; /* count word of the current basic block */
     uint32_t dead_nest;
-    peep last;
+    /* until the first label, declared locals not yet written are known zero */
+    bool entry_block;
+    uint8_t *written; /* ZERO_TRACK flags */
+    uint32_t nparams;
+    peep last; /* the op just emitted */
+    peep prev; /* the op right before it */
+    int emit_op; /* the op put_op started */
     bool fail;
     wasm_status fail_status;
     const char *fail_msg;
@@ -130,9 +153,29 @@ static void put_ptr(comp *c, const void *p)
 static uint32_t put_op(comp *c, int op)
 {
     uint32_t at = pos(c);
+    c->prev = c->last;
+    if (c->prev.pos != NONE && c->prev.end != at)
+        c->prev.pos = NONE;
     c->last.pos = NONE;
+    c->emit_op = op;
     put_ptr(c, c->h[op]);
     return at;
+}
+
+/* Removes the op just emitted (it is being fused into the next one). */
+static void unemit_last(comp *c)
+{
+    if (c->last.pos != NONE && c->last.pos <= c->len)
+        c->len = c->last.pos;
+    c->last = c->prev;
+    c->prev.pos = NONE;
+}
+
+/* Forgets the peephole state: a label or a jump target follows. */
+static void peep_reset(comp *c)
+{
+    c->last.pos = NONE;
+    c->prev.pos = NONE;
 }
 
 static void set_word(comp *c, uint32_t at, uint32_t w)
@@ -148,9 +191,28 @@ static uint32_t get_word(const comp *c, uint32_t at)
 
 /* Records the op just emitted at `at` (destination word dst) as the producer of
  * stack entry `height`, so that local.set can retarget it. */
+#define WASM_OPS_REG(name, words, reg) reg,
+static const uint8_t op_reg[] = {WASM_OPS(WASM_OPS_REG)};
+#undef WASM_OPS_REG
+
 static void set_last(comp *c, uint32_t at, uint32_t dst, uint32_t height)
 {
-    c->last = (peep){.pos = at, .dst = dst, .height = height, .kind = P_NONE};
+    c->last = (peep){.pos = at,
+                     .end = pos(c),
+                     .dst = dst,
+                     .height = height,
+                     .kind = P_NONE,
+                     .reg = op_reg[c->emit_op]};
+}
+
+/* The slot whose value the register `reg` holds right now, or NONE: the op
+ * just emitted left it there and nothing has run since. */
+static uint32_t reg_slot(const comp *c, uint8_t reg)
+{
+    const peep *l = &c->last;
+    if (l->pos == NONE || l->end != c->len || l->reg != reg || l->dst == NONE)
+        return NONE;
+    return get_word(c, l->dst);
 }
 
 static void count(comp *c)
@@ -162,7 +224,8 @@ static void count(comp *c)
 /* Starts a basic block (a label) here, unless the current one is still empty. */
 static void fuel_block(comp *c)
 {
-    c->last.pos = NONE;
+    peep_reset(c);
+    c->entry_block = false;
     if (c->fuel_at + 1 == c->len && c->code[c->fuel_at] == 0)
         return;
     put_op(c, OP_FUEL);
@@ -217,7 +280,7 @@ static void bind_site(comp *c, uint32_t site)
 {
     put(c, 0);
     patch(c, site, pos(c));
-    c->last.pos = NONE;
+    peep_reset(c);
 }
 
 /* ---- virtual stack ---------------------------------------------------- */
@@ -249,9 +312,9 @@ static void vpush(comp *c, uint8_t kind, uint32_t local, uint64_t imm)
         return;
     if (kind != V_TEMP && c->pend_lo > c->vh)
         c->pend_lo = c->vh;
-    if (kind == V_LOCAL)
+    if (kind == V_LOCAL || kind == V_ADD)
         c->npend++;
-    c->vs[c->vh++] = (vval){kind, local, imm};
+    c->vs[c->vh++] = (vval){kind, local, imm, NONE};
     if (c->vh > c->vmax)
         c->vmax = c->vh;
 }
@@ -260,7 +323,7 @@ static uint32_t push_temp(comp *c)
 {
     uint32_t h = c->vh;
     vpush(c, V_TEMP, 0, 0);
-    return c->L + h;
+    return c->T + h;
 }
 
 static bool vhave(comp *c, uint32_t n)
@@ -277,9 +340,11 @@ static void vpop(comp *c, uint32_t n)
 {
     if (n > c->vh)
         n = c->vh;
-    for (uint32_t i = 0; i < n; i++)
-        if (c->vs[c->vh - 1 - i].kind == V_LOCAL)
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t k = c->vs[c->vh - 1 - i].kind;
+        if (k == V_LOCAL || k == V_ADD)
             c->npend--;
+    }
     c->vh -= n;
     if (c->pend_lo > c->vh)
         c->pend_lo = c->vh;
@@ -289,9 +354,10 @@ static void emit_copy(comp *c, uint32_t d, uint32_t s)
 {
     if (d == s)
         return;
-    put_op(c, OP_COPY);
+    uint32_t at = put_op(c, OP_COPY);
     put(c, d);
     put(c, s);
+    set_last(c, at, at + OP_HW, NONE);
 }
 
 static void emit_const(comp *c, uint32_t d, uint64_t imm)
@@ -308,16 +374,50 @@ static void emit_const(comp *c, uint32_t d, uint64_t imm)
     }
 }
 
+static void emit_add_imm(comp *c, uint32_t d, uint32_t a, uint32_t imm)
+{
+    if (imm == 0) {
+        emit_copy(c, d, a);
+        return;
+    }
+    uint32_t at = put_op(c, OP_I32_ADD_IMM);
+    put(c, d);
+    put(c, a);
+    put(c, imm);
+    set_last(c, at, at + OP_HW, d >= c->T ? d - c->T : NONE);
+    c->last.kind = P_ADDI;
+    c->last.a = a;
+    c->last.b = imm;
+}
+
+/* Writes the value of entry v into slot d. */
+static void emit_value(comp *c, uint32_t d, const vval *v, uint32_t temp)
+{
+    switch (v->kind) {
+    case V_LOCAL:
+        emit_copy(c, d, v->local);
+        break;
+    case V_CONST:
+        emit_const(c, d, v->imm);
+        break;
+    case V_ADD:
+        emit_add_imm(c, d, v->local, (uint32_t)v->imm);
+        break;
+    default:
+        emit_copy(c, d, temp);
+        break;
+    }
+}
+
 /* Puts stack entry i into its temp slot. */
 static void mat(comp *c, uint32_t i)
 {
     vval *v = &c->vs[i];
-    if (v->kind == V_LOCAL) {
-        emit_copy(c, c->L + i, v->local);
+    if (v->kind == V_TEMP)
+        return;
+    emit_value(c, c->T + i, v, c->T + i);
+    if (v->kind == V_LOCAL || v->kind == V_ADD)
         c->npend--;
-    } else if (v->kind == V_CONST) {
-        emit_const(c, c->L + i, v->imm);
-    }
     v->kind = V_TEMP;
 }
 
@@ -347,13 +447,56 @@ static void vreset(comp *c, uint32_t h, uint32_t n)
             push_temp(c);
 }
 
-/* Slot holding stack entry i (constants get materialised). */
+/* The pool slot of constant v, or NONE. */
+static uint32_t pool_slot(comp *c, uint64_t v)
+{
+    if (!c->pool_cap)
+        return NONE;
+    uint32_t mask = c->pool_cap - 1;
+    for (uint32_t h = (uint32_t)((v * 0x9e3779b97f4a7c15ull) >> 40) & mask;; h = (h + 1) & mask) {
+        uint32_t k = c->pool_hash[h];
+        if (!k)
+            return NONE;
+        if (c->pool_val[k - 1] == v) {
+            c->pool_used[k - 1] = 1;
+            return c->L + k - 1;
+        }
+    }
+}
+
+/* Slot holding stack entry i (constants come from the pool when they can,
+ * other pending values get materialised). */
 static uint32_t opnd(comp *c, uint32_t i)
 {
     vval *v = &c->vs[i];
-    if (v->kind == V_CONST)
+    if (v->kind == V_CONST) {
+        uint32_t s = pool_slot(c, v->imm);
+        if (s != NONE)
+            return s;
+    }
+    if (v->kind == V_ADD && v->alias != NONE)
+        return v->alias;
+    if (v->kind != V_LOCAL)
         mat(c, i);
-    return v->kind == V_LOCAL ? v->local : c->L + i;
+    return v->kind == V_LOCAL ? v->local : c->T + i;
+}
+
+/* The address operand of a load or store: base slot and a wrapping i32 addend. */
+static void addr_opnd(comp *c, uint32_t i, uint32_t *base, uint32_t *imm)
+{
+    vval *v = &c->vs[i];
+    if (v->kind == V_ADD) {
+        *base = v->local;
+        *imm = (uint32_t)v->imm;
+    } else {
+        *base = opnd(c, i);
+        *imm = 0;
+    }
+}
+
+static bool reads_slot(const vval *v, uint32_t x)
+{
+    return (v->kind == V_LOCAL || v->kind == V_ADD) && v->local == x;
 }
 
 /* Before local x is written: entries that still read it get their own copy. */
@@ -361,9 +504,13 @@ static void protect_local(comp *c, uint32_t x, uint32_t below)
 {
     if (!c->npend)
         return;
-    for (uint32_t i = c->pend_lo; i < below; i++)
-        if (c->vs[i].kind == V_LOCAL && c->vs[i].local == x)
+    for (uint32_t i = c->pend_lo; i < below; i++) {
+        vval *v = &c->vs[i];
+        if (reads_slot(v, x))
             mat(c, i);
+        else if (v->kind == V_ADD && v->alias == x)
+            v->alias = NONE;
+    }
 }
 
 static bool local_referenced(const comp *c, uint32_t x, uint32_t below)
@@ -371,7 +518,7 @@ static bool local_referenced(const comp *c, uint32_t x, uint32_t below)
     if (!c->npend)
         return false;
     for (uint32_t i = c->pend_lo; i < below; i++)
-        if (c->vs[i].kind == V_LOCAL && c->vs[i].local == x)
+        if (reads_slot(&c->vs[i], x))
             return true;
     return false;
 }
@@ -383,10 +530,34 @@ static const uint8_t cc_swap[10] = {0, 1, 4, 5, 2, 3, 8, 9, 6, 7};
 static const uint8_t cc_neg[10] = {1, 0, 8, 9, 6, 7, 4, 5, 2, 3};
 
 #define CC_ROW(X, cc)                                                                              \
-    {OP_I32_##cc,    OP_I32_##cc##_IMM,    OP_I64_##cc,    OP_I64_##cc##_IMM,                      \
-     OP_BR_I32_##cc, OP_BR_I32_##cc##_IMM, OP_BR_I64_##cc, OP_BR_I64_##cc##_IMM},
-enum { CC_I32, CC_I32_IMM, CC_I64, CC_I64_IMM, CC_BR32, CC_BR32_IMM, CC_BR64, CC_BR64_IMM };
-static const uint16_t cc_ops[10][8] = {WASM_ICMPS(CC_ROW, _)};
+    {OP_I32_##cc,     OP_I32_##cc##_IMM,     OP_I64_##cc,     OP_I64_##cc##_IMM,                   \
+     OP_BR_I32_##cc,  OP_BR_I32_##cc##_IMM,  OP_BR_I64_##cc,  OP_BR_I64_##cc##_IMM,                \
+     OP_BRI_I32_##cc, OP_BRI_I32_##cc##_IMM, OP_BRI_I64_##cc, OP_BRI_I64_##cc##_IMM,               \
+     OP_I32_##cc##_R, OP_I32_##cc##_RI,     OP_I64_##cc##_R, OP_I64_##cc##_RI,                     \
+     OP_BR_I32_##cc##_R, OP_BR_I32_##cc##_RI, OP_BR_I64_##cc##_R, OP_BR_I64_##cc##_RI},
+enum {
+    CC_I32,
+    CC_I32_IMM,
+    CC_I64,
+    CC_I64_IMM,
+    CC_BR32,
+    CC_BR32_IMM,
+    CC_BR64,
+    CC_BR64_IMM,
+    CC_BRI32,
+    CC_BRI32_IMM,
+    CC_BRI64,
+    CC_BRI64_IMM,
+    CC_I32_R,
+    CC_I32_RI,
+    CC_I64_R,
+    CC_I64_RI,
+    CC_BR32_R,
+    CC_BR32_RI,
+    CC_BR64_R,
+    CC_BR64_RI,
+};
+static const uint16_t cc_ops[10][20] = {WASM_ICMPS(CC_ROW, _)};
 
 /* Numeric wasm opcodes 0x45..0xc4 and 0xfc 0..7 (at 0xc5 + n). */
 enum { N_NONE, N_UN, N_BIN, N_NOP, N_CMP32, N_CMP64, N_EQZ32, N_EQZ64 };
@@ -549,6 +720,54 @@ static const uint16_t memops[0x3f - 0x28] = {
     OP_STORE16, OP_STORE32,
 };
 
+/* Register forms: r (first operand from the register), ri (register and
+ * immediate), sr (second operand from the register), and the register the
+ * operand comes from. */
+typedef struct rform {
+    uint16_t r, ri, sr;
+    uint8_t in;
+} rform;
+
+#define RF_BIN32(X, op) [OP_I32_##op] = {OP_I32_##op##_R, OP_I32_##op##_RI, OP_I32_##op##_SR, RI},
+#define RF_BIN64(X, op) [OP_I64_##op] = {OP_I64_##op##_R, OP_I64_##op##_RI, OP_I64_##op##_SR, RI},
+static const rform rforms[OP_COUNT_] = {
+    WASM_IBIN_IMM(RF_BIN32, _) WASM_IBIN_IMM(RF_BIN64, _)
+    [OP_I32_EQZ] = {OP_I32_EQZ_R, 0, 0, RI},
+    [OP_I64_EQZ] = {OP_I64_EQZ_R, 0, 0, RI},
+    [OP_I64_EXTEND_I32_S] = {OP_I64_EXTEND_I32_S_R, 0, 0, RI},
+    [OP_I64_EXTEND_I32_U] = {OP_I64_EXTEND_I32_U_R, 0, 0, RI},
+    [OP_F64_CONVERT_I32_S] = {OP_F64_CONVERT_I32_S_R, 0, 0, RI},
+    [OP_F64_CONVERT_I32_U] = {OP_F64_CONVERT_I32_U_R, 0, 0, RI},
+    [OP_F64_CONVERT_I64_S] = {OP_F64_CONVERT_I64_S_R, 0, 0, RI},
+    [OP_F64_CONVERT_I64_U] = {OP_F64_CONVERT_I64_U_R, 0, 0, RI},
+    [OP_I32_TRUNC_F64_S] = {OP_I32_TRUNC_F64_S_R, 0, 0, RF},
+    [OP_I32_TRUNC_F64_U] = {OP_I32_TRUNC_F64_U_R, 0, 0, RF},
+    [OP_I64_TRUNC_F64_S] = {OP_I64_TRUNC_F64_S_R, 0, 0, RF},
+    [OP_I64_TRUNC_F64_U] = {OP_I64_TRUNC_F64_U_R, 0, 0, RF},
+    [OP_F64_ABS] = {OP_F64_ABS_R, 0, 0, RF},
+    [OP_F64_NEG] = {OP_F64_NEG_R, 0, 0, RF},
+    [OP_F64_SQRT] = {OP_F64_SQRT_R, 0, 0, RF},
+    [OP_F64_ADD] = {OP_F64_ADD_R, 0, OP_F64_ADD_R, RF}, /* commutative: sr = r swapped */
+    [OP_F64_SUB] = {OP_F64_SUB_R, 0, OP_F64_SUB_SR, RF},
+    [OP_F64_MUL] = {OP_F64_MUL_R, 0, OP_F64_MUL_R, RF},
+    [OP_F64_DIV] = {OP_F64_DIV_R, 0, OP_F64_DIV_SR, RF},
+    [OP_F64_EQ] = {OP_F64_EQ_R, 0, OP_F64_EQ_R, RF},
+    [OP_F64_NE] = {OP_F64_NE_R, 0, OP_F64_NE_R, RF},
+    /* b in the register: a < b is b > a */
+    [OP_F64_LT] = {OP_F64_LT_R, 0, OP_F64_GT_R, RF},
+    [OP_F64_GT] = {OP_F64_GT_R, 0, OP_F64_LT_R, RF},
+    [OP_F64_LE] = {OP_F64_LE_R, 0, OP_F64_GE_R, RF},
+    [OP_F64_GE] = {OP_F64_GE_R, 0, OP_F64_LE_R, RF},
+};
+
+/* Loads with the address base in the integer register; stores of the register. */
+static const uint16_t mem_r[OP_COUNT_] = {
+    [OP_LOAD8S] = OP_LOAD8S_R,   [OP_LOAD8U] = OP_LOAD8U_R,   [OP_LOAD16S] = OP_LOAD16S_R,
+    [OP_LOAD16U] = OP_LOAD16U_R, [OP_LOAD32] = OP_LOAD32_R,   [OP_LOAD32S] = OP_LOAD32S_R,
+    [OP_LOAD64] = OP_LOAD64_R,   [OP_LOAD64F] = OP_LOAD64F_R, [OP_STORE8] = OP_STORE8_R,
+    [OP_STORE16] = OP_STORE16_R, [OP_STORE32] = OP_STORE32_R, [OP_STORE64] = OP_STORE64_R,
+};
+
 static bool imm_fits(uint64_t v, bool is64)
 {
     return !is64 || (int64_t)v == (int64_t)(int32_t)(uint32_t)v;
@@ -556,18 +775,24 @@ static bool imm_fits(uint64_t v, bool is64)
 
 /* ---- instruction emitters --------------------------------------------- */
 
-static void emit_unary(comp *c, uint16_t op)
+/* Returns the operand slot (NONE if nothing was emitted). */
+static uint32_t emit_unary(comp *c, uint16_t op)
 {
     if (!vhave(c, 1))
-        return;
+        return NONE;
     uint32_t i = c->vh - 1;
     uint32_t a = opnd(c, i);
+    const rform *rf = &rforms[op];
+    bool use_r = rf->r && reg_slot(c, rf->in) == a;
     vpop(c, 1);
     uint32_t d = push_temp(c);
-    uint32_t at = put_op(c, op);
+    uint32_t at = put_op(c, use_r ? rf->r : op);
     put(c, d);
-    put(c, a);
+    if (!use_r)
+        put(c, a);
     set_last(c, at, at + OP_HW, i);
+    c->last.uses_r = use_r;
+    return a;
 }
 
 static void emit_binary(comp *c, uint16_t op, uint16_t op_imm, uint8_t flags, int cc)
@@ -578,6 +803,23 @@ static void emit_binary(comp *c, uint16_t op, uint16_t op_imm, uint8_t flags, in
     uint32_t ia = c->vh - 2, ib = c->vh - 1;
     vval va = c->vs[ia], vb = c->vs[ib];
     uint32_t sa, sb;
+    /* i32 `x + k` / `x - k` stays pending: loads and stores fold it */
+    if ((op == OP_I32_ADD || op == OP_I32_SUB) && vb.kind == V_CONST && va.kind != V_CONST) {
+        uint32_t k = op == OP_I32_SUB ? 0u - (uint32_t)vb.imm : (uint32_t)vb.imm;
+        uint32_t base = va.kind == V_TEMP ? c->T + ia : va.local;
+        uint32_t imm = va.kind == V_ADD ? (uint32_t)va.imm + k : k;
+        vpop(c, 2);
+        vpush(c, V_ADD, base, imm);
+        return;
+    }
+    if (op == OP_I32_ADD && va.kind == V_CONST &&
+        (vb.kind == V_LOCAL || (vb.kind == V_ADD && vb.local < c->L))) {
+        /* only a local base can move down to height ia */
+        uint32_t imm = (uint32_t)va.imm + (vb.kind == V_ADD ? (uint32_t)vb.imm : 0u);
+        vpop(c, 2);
+        vpush(c, V_ADD, vb.local, imm);
+        return;
+    }
     bool imm = false;
     if (op_imm && vb.kind == V_CONST && imm_fits(vb.imm, is64)) {
         sa = opnd(c, ia);
@@ -596,13 +838,50 @@ static void emit_binary(comp *c, uint16_t op, uint16_t op_imm, uint8_t flags, in
         sa = opnd(c, ia);
         sb = opnd(c, ib);
     }
+    /* a register form when the op just emitted left an operand in a register */
+    int vop = imm ? op_imm : op;
+    bool use_r = false;
+    uint32_t rb = sb; /* the remaining operand of a register form */
+    if (cc >= 0) {
+        uint32_t rs = reg_slot(c, RI);
+        if (rs != NONE && sa == rs) {
+            vop = cc_ops[cc][is64 ? (imm ? CC_I64_RI : CC_I64_R) : (imm ? CC_I32_RI : CC_I32_R)];
+            use_r = true;
+        } else if (rs != NONE && !imm && sb == rs) {
+            cc = cc_swap[cc];
+            vop = cc_ops[cc][is64 ? CC_I64_R : CC_I32_R];
+            rb = sa;
+            sa = sb;
+            sb = rb;
+            use_r = true;
+        }
+    } else if (rforms[op].r) {
+        const rform *rf = &rforms[op];
+        uint32_t rs = reg_slot(c, rf->in);
+        if (rs != NONE && sa == rs && (imm ? rf->ri : rf->r)) {
+            vop = imm ? rf->ri : rf->r;
+            use_r = true;
+        } else if (rs != NONE && !imm && sb == rs && rf->sr) {
+            vop = rf->sr;
+            rb = sa;
+            use_r = true;
+        }
+    }
     vpop(c, 2);
     uint32_t d = push_temp(c);
-    uint32_t at = put_op(c, imm ? op_imm : op);
+    uint32_t at = put_op(c, use_r ? vop : (imm ? op_imm : op));
     put(c, d);
-    put(c, sa);
-    put(c, sb);
+    if (!use_r)
+        put(c, sa);
+    put(c, use_r ? rb : sb);
     set_last(c, at, at + OP_HW, ia);
+    c->last.uses_r = use_r;
+    if (imm && !use_r && (op == OP_I32_ADD || op == OP_I64_ADD)) {
+        c->last.kind = P_ADDI;
+        c->last.is64 = is64;
+        c->last.a = sa;
+        c->last.b = sb;
+    }
     if (cc >= 0) {
         c->last.kind = P_CMP;
         c->last.cc = (uint8_t)cc;
@@ -619,23 +898,29 @@ static void emit_eqz(comp *c, bool is64)
     if (c->last.pos != NONE && c->last.kind == P_CMP && c->last.height == c->vh - 1 &&
         c->vs[c->vh - 1].kind == V_TEMP) {
         peep p = c->last;
-        c->len = p.pos;
+        unemit_last(c);
         uint8_t cc = cc_neg[p.cc];
-        int which = p.is64 ? (p.imm ? CC_I64_IMM : CC_I64) : (p.imm ? CC_I32_IMM : CC_I32);
+        bool ur = p.uses_r && reg_slot(c, RI) == p.a;
+        int which = ur ? (p.is64 ? (p.imm ? CC_I64_RI : CC_I64_R) : (p.imm ? CC_I32_RI : CC_I32_R))
+                       : (p.is64 ? (p.imm ? CC_I64_IMM : CC_I64) : (p.imm ? CC_I32_IMM : CC_I32));
         uint32_t at = put_op(c, cc_ops[cc][which]);
-        put(c, c->L + p.height);
-        put(c, p.a);
+        put(c, c->T + p.height);
+        if (!ur)
+            put(c, p.a);
         put(c, p.b);
         c->last = p;
         c->last.pos = at;
+        c->last.dst = at + OP_HW;
+        c->last.end = pos(c);
         c->last.cc = cc;
+        c->last.uses_r = ur;
         return;
     }
-    emit_unary(c, is64 ? OP_I64_EQZ : OP_I32_EQZ);
-    if (c->last.pos != NONE) {
+    uint32_t a = emit_unary(c, is64 ? OP_I64_EQZ : OP_I32_EQZ);
+    if (c->last.pos != NONE && a != NONE) {
         c->last.kind = P_EQZ;
         c->last.is64 = is64;
-        c->last.a = get_word(c, c->last.pos + OP_HW + 1);
+        c->last.a = a;
     }
 }
 
@@ -643,14 +928,8 @@ static void emit_eqz(comp *c, bool is64)
 static void emit_carry(comp *c, ctl *t, uint32_t n)
 {
     uint32_t from = c->vh - n;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t d = c->L + t->base + i;
-        vval *v = &c->vs[from + i];
-        if (v->kind == V_CONST)
-            emit_const(c, d, v->imm);
-        else
-            emit_copy(c, d, v->kind == V_LOCAL ? v->local : c->L + from + i);
-    }
+    for (uint32_t i = 0; i < n; i++)
+        emit_value(c, c->T + t->base + i, &c->vs[from + i], c->T + from + i);
 }
 
 static uint32_t label_arity(const ctl *t)
@@ -686,7 +965,7 @@ static void emit_return(comp *c)
         mat_from(c, c->vh - n);
         put_op(c, OP_RETURNN);
         put(c, n);
-        put(c, c->L + c->vh - n);
+        put(c, c->T + c->vh - n);
     }
 }
 
@@ -709,7 +988,7 @@ typedef struct cond {
     uint8_t kind; /* P_NONE: test slot a; P_EQZ: a == 0; P_CMP */
     uint8_t cc;
     bool is64, imm;
-    uint32_t a, b;
+    uint32_t a, b; /* a may also be in the integer register: see reg_slot */
 } cond;
 
 /* Pops the condition off the virtual stack, undoing the op that computed it
@@ -719,10 +998,9 @@ static cond take_cond(comp *c)
     cond k = {P_NONE, 0, false, false, 0, 0};
     uint32_t i = c->vh - 1;
     if (c->last.pos != NONE && c->last.height == i && c->vs[i].kind == V_TEMP &&
-        c->last.kind != P_NONE) {
+        (c->last.kind == P_CMP || c->last.kind == P_EQZ)) {
         peep p = c->last;
-        c->len = p.pos;
-        c->last.pos = NONE;
+        unemit_last(c);
         k.kind = p.kind;
         k.cc = p.cc;
         k.is64 = p.is64;
@@ -741,15 +1019,48 @@ static uint32_t emit_branch_if(comp *c, cond k, bool neg)
 {
     if (k.kind == P_CMP) {
         uint8_t cc = neg ? cc_neg[k.cc] : k.cc;
-        int which = k.is64 ? (k.imm ? CC_BR64_IMM : CC_BR64) : (k.imm ? CC_BR32_IMM : CC_BR32);
+        /* `x += imm` right before: the branch does the increment too */
+        peep *l = &c->last;
+        if (l->pos != NONE && l->kind == P_ADDI && l->end == pos(c) && l->is64 == k.is64 &&
+            get_word(c, l->dst) == l->a) {
+            uint32_t x = l->a, inc = l->b, b = k.b;
+            bool ok = false;
+            if (k.a == x && (k.imm || k.b != x)) {
+                ok = true;
+            } else if (!k.imm && k.b == x && k.a != x) {
+                cc = cc_swap[cc];
+                b = k.a;
+                ok = true;
+            }
+            if (ok) {
+                unemit_last(c);
+                int which =
+                    k.is64 ? (k.imm ? CC_BRI64_IMM : CC_BRI64) : (k.imm ? CC_BRI32_IMM : CC_BRI32);
+                put_op(c, cc_ops[cc][which]);
+                put(c, x);
+                put(c, inc);
+                put(c, b);
+                return put_site(c);
+            }
+        }
+        bool ur = reg_slot(c, RI) == k.a;
+        int which = ur ? (k.is64 ? (k.imm ? CC_BR64_RI : CC_BR64_R) : (k.imm ? CC_BR32_RI : CC_BR32_R))
+                       : (k.is64 ? (k.imm ? CC_BR64_IMM : CC_BR64) : (k.imm ? CC_BR32_IMM : CC_BR32));
         put_op(c, cc_ops[cc][which]);
-        put(c, k.a);
+        if (!ur)
+            put(c, k.a);
         put(c, k.b);
     } else {
         /* P_EQZ: branch if a == 0 */
         bool zero = (k.kind == P_EQZ) != neg;
-        put_op(c, zero ? (k.is64 ? OP_BR_Z64 : OP_BR_Z) : (k.is64 ? OP_BR_NZ64 : OP_BR_NZ));
-        put(c, k.a);
+        bool ur = reg_slot(c, RI) == k.a;
+        static const uint16_t ops[2][2][2] = {
+            {{OP_BR_NZ, OP_BR_NZ64}, {OP_BR_Z, OP_BR_Z64}},
+            {{OP_BR_NZ_R, OP_BR_NZ64_R}, {OP_BR_Z_R, OP_BR_Z64_R}},
+        };
+        put_op(c, ops[ur][zero][k.is64]);
+        if (!ur)
+            put(c, k.a);
     }
     return put_site(c);
 }
@@ -824,7 +1135,7 @@ static void emit_call(comp *c, uint32_t fidx)
     if (!vhave(c, ft->nparams))
         return;
     mat_from(c, c->vh - ft->nparams);
-    uint32_t argbase = c->L + c->vh - ft->nparams;
+    uint32_t argbase = c->T + c->vh - ft->nparams;
     if (fidx < m->nfunc_imports || !m->funcs[fidx].code) {
         put_op(c, OP_CALL_IMPORT);
         put(c, fidx);
@@ -854,7 +1165,7 @@ static void emit_call_indirect(comp *c, uint32_t tidx, uint32_t table)
     uint32_t idx = opnd(c, c->vh - 1);
     vpop(c, 1);
     mat_from(c, c->vh - ft->nparams);
-    uint32_t argbase = c->L + c->vh - ft->nparams;
+    uint32_t argbase = c->T + c->vh - ft->nparams;
     put_op(c, OP_CALL_INDIRECT);
     put_ptr(c, ft);
     put(c, table);
@@ -934,21 +1245,62 @@ static void emit_local_set(comp *c, uint32_t x, bool tee)
             vpop(c, 1);
         return;
     }
+    bool tracked = c->written && x >= c->nparams && x - c->nparams < ZERO_TRACK;
+    if (tracked && c->entry_block && !c->written[x - c->nparams] && v.kind == V_CONST &&
+        v.imm == 0) {
+        /* the prologue zeroed it */
+        if (!tee)
+            vpop(c, 1);
+        return;
+    }
+    if (tracked)
+        c->written[x - c->nparams] = 1;
     /* retarget the op that just computed the value to write x directly */
     if (v.kind == V_TEMP && c->last.pos != NONE && c->last.dst != NONE && c->last.height == i &&
-        !local_referenced(c, x, i)) {
+        c->last.end == pos(c)) {
+        if (local_referenced(c, x, i)) {
+            /* entries still reading x get their copies before the op, which
+             * reads only slots at or above its own height, locals and the pool */
+            peep p = c->last;
+            uint32_t n = p.end - p.pos, words[32];
+            if (n > 32 || c->fail || p.uses_r)
+                goto plain;
+            memcpy(words, c->code + p.pos, n * sizeof *words);
+            unemit_last(c);
+            protect_local(c, x, i);
+            uint32_t at = pos(c);
+            c->prev = c->last;
+            if (c->prev.pos != NONE && c->prev.end != at)
+                c->prev.pos = NONE;
+            for (uint32_t k = 0; k < n; k++)
+                put(c, words[k]);
+            p.dst = at + (p.dst - p.pos);
+            p.pos = at;
+            p.end = pos(c);
+            c->last = p;
+        }
         set_word(c, c->last.dst, x);
-        c->last.pos = NONE;
+        c->last.height = NONE;
         vpop(c, 1);
         if (tee)
             vpush(c, V_LOCAL, x, 0);
         return;
     }
+plain:
     protect_local(c, x, i);
-    if (v.kind == V_CONST)
-        emit_const(c, x, v.imm);
-    else
-        emit_copy(c, x, v.kind == V_LOCAL ? v.local : c->L + i);
+    emit_value(c, x, &v, c->T + i);
+    if (v.kind == V_ADD) {
+        /* x now holds the sum; a tee keeps the pending sum (loads fold it)
+         * unless it was computed from x itself */
+        vpop(c, 1);
+        if (tee && v.local != x) {
+            vpush(c, V_ADD, v.local, v.imm);
+            c->vs[c->vh - 1].alias = x;
+        } else if (tee) {
+            vpush(c, V_LOCAL, x, 0);
+        }
+        return;
+    }
     if (!tee)
         vpop(c, 1);
 }
@@ -1127,6 +1479,99 @@ static void do_else(comp *c)
     t->dead = false;
 }
 
+/* Collects the distinct constants of a body into the pool (first POOL_MAX). */
+static void prescan(comp *c, const wasm_funcdef *fd)
+{
+    wasm_reader r = wasm_rd_init(c->m->bytes, fd->body, fd->end);
+    while (!wasm_rd_eof(&r)) {
+        uint8_t op;
+        uint64_t v;
+        int64_t sv;
+        uint32_t u, np, nr;
+        if (!wasm_rd_u8(&r, &op))
+            return;
+        switch (op) {
+        case 0x41:
+            if (!wasm_rd_sleb(&r, 32, &sv))
+                return;
+            v = (uint32_t)sv;
+            break;
+        case 0x42:
+            if (!wasm_rd_sleb(&r, 64, &sv))
+                return;
+            v = (uint64_t)sv;
+            break;
+        case 0x43:
+            if (!wasm_rd_fixed32(&r, &u))
+                return;
+            v = u;
+            break;
+        case 0x44:
+            if (!wasm_rd_fixed64(&r, &v))
+                return;
+            break;
+        case 0x02:
+        case 0x03:
+        case 0x04:
+            if (!read_blocktype(c, &r, &np, &nr))
+                return;
+            continue;
+        default:
+            if (!skip_imm(&r, op))
+                return;
+            continue;
+        }
+        if (c->npool == POOL_MAX)
+            continue;
+        if (!c->pool_hash) {
+            c->pool_cap = 2 * POOL_MAX;
+            c->pool_hash = calloc(c->pool_cap, sizeof *c->pool_hash);
+            c->pool_val = malloc(POOL_MAX * sizeof *c->pool_val);
+            c->pool_used = calloc(POOL_MAX, 1);
+            if (!c->pool_hash || !c->pool_val || !c->pool_used) {
+                c->pool_cap = 0;
+                return;
+            }
+        }
+        uint32_t mask = c->pool_cap - 1;
+        uint32_t h = (uint32_t)((v * 0x9e3779b97f4a7c15ull) >> 40) & mask;
+        while (c->pool_hash[h] && c->pool_val[c->pool_hash[h] - 1] != v)
+            h = (h + 1) & mask;
+        if (!c->pool_hash[h]) {
+            c->pool_val[c->npool++] = v;
+            c->pool_hash[h] = c->npool;
+        }
+    }
+}
+
+/* Emits the entry prologue, which zeroes the declared locals, loads the used
+ * pool constants (they follow the locals) and jumps to the body. Returns
+ * where calls enter: the prologue, or the body when there is nothing to do. */
+static uint32_t emit_prologue(comp *c, uint32_t nparams)
+{
+    uint32_t npool = 0;
+    for (uint32_t k = 0; k < c->npool; k++)
+        if (c->pool_used[k])
+            npool = k + 1;
+    uint32_t nlocals = c->L - nparams;
+    if (nlocals + npool == 0)
+        return OP_HW + 1;
+    uint32_t at = put_op(c, OP_PROLOGUE);
+    put(c, nlocals + npool);
+    put(c, OP_HW + 1 - pos(c));
+    put(c, nparams);
+    for (uint32_t k = 0; k < nlocals; k++) {
+        put(c, 0);
+        put(c, 0);
+    }
+    for (uint32_t k = 0; k < npool; k++) {
+        put(c, (uint32_t)c->pool_val[k]);
+        put(c, (uint32_t)(c->pool_val[k] >> 32));
+    }
+    peep_reset(c);
+    return at;
+}
+
 static bool compile_body(comp *c, const wasm_funcdef *fd)
 {
     const wasm_module *m = c->m;
@@ -1290,14 +1735,17 @@ static bool compile_body(comp *c, const wasm_funcdef *fd)
                 break;
             uint32_t i = c->vh - 3;
             uint32_t sa = opnd(c, i), sb = opnd(c, i + 1), sc = opnd(c, i + 2);
+            bool ur = reg_slot(c, RI) == sc;
             vpop(c, 3);
             uint32_t d = push_temp(c);
-            uint32_t at = put_op(c, OP_SELECT);
+            uint32_t at = put_op(c, ur ? OP_SELECT_R : OP_SELECT);
             put(c, d);
             put(c, sa);
             put(c, sb);
-            put(c, sc);
+            if (!ur)
+                put(c, sc);
             set_last(c, at, at + OP_HW, i);
+            c->last.uses_r = ur;
             break;
         }
         case 0x20: /* local.get */
@@ -1546,28 +1994,41 @@ static bool compile_body(comp *c, const wasm_funcdef *fd)
                 if (!wasm_rd_u32(&r, &align) || !wasm_rd_u32(&r, &offset))
                     goto bad;
                 count(c);
-                uint16_t mop = memops[op - 0x28];
+                uint16_t mop = op == 0x2b ? OP_LOAD64F : memops[op - 0x28];
+                uint32_t base, imm;
                 if (op <= 0x35) {
                     if (!vhave(c, 1))
                         break;
                     uint32_t i = c->vh - 1;
-                    uint32_t a = opnd(c, i);
+                    addr_opnd(c, i, &base, &imm);
+                    bool ur = reg_slot(c, RI) == base;
                     vpop(c, 1);
                     uint32_t d = push_temp(c);
-                    uint32_t at = put_op(c, mop);
+                    uint32_t at = put_op(c, ur ? mem_r[mop] : mop);
                     put(c, d);
-                    put(c, a);
+                    if (!ur)
+                        put(c, base);
+                    put(c, imm);
                     put(c, offset);
                     set_last(c, at, at + OP_HW, i);
+                    c->last.uses_r = ur;
                 } else {
                     if (!vhave(c, 2))
                         break;
                     uint32_t i = c->vh - 2;
-                    uint32_t a = opnd(c, i), v = opnd(c, i + 1);
+                    addr_opnd(c, i, &base, &imm);
+                    uint32_t v = opnd(c, i + 1);
+                    uint16_t rop = 0;
+                    if (op == 0x39 && reg_slot(c, RF) == v)
+                        rop = OP_STORE64_F;
+                    else if (reg_slot(c, RI) == v)
+                        rop = mem_r[mop];
                     vpop(c, 2);
-                    put_op(c, mop);
-                    put(c, v);
-                    put(c, a);
+                    put_op(c, rop ? rop : mop);
+                    if (!rop)
+                        put(c, v);
+                    put(c, base);
+                    put(c, imm);
                     put(c, offset);
                 }
                 break;
@@ -1630,12 +2091,20 @@ static bool compile_func(const wasm_module *m, const void *const *h, uint32_t fi
         return wasm_fail(err, WASM_ERR_INVALID, fd->body_offset, "function %u has no body", fidx);
     const wasm_functype *ft = &m->types[fd->type];
     uint64_t L = (uint64_t)ft->nparams + fd->nlocals;
-    if (L > MAX_SLOTS)
+    if (L + POOL_MAX > MAX_SLOTS)
         return wasm_fail(err, WASM_ERR_LIMIT, fd->body_offset, "function %u has too many locals",
                          fidx);
     c.L = (uint32_t)L;
+    c.nparams = ft->nparams;
+    c.entry_block = true;
+    if (fd->nlocals)
+        c.written = calloc(fd->nlocals < ZERO_TRACK ? fd->nlocals : ZERO_TRACK, 1);
+    prescan(&c, fd);
+    c.T = c.L + c.npool;
     bool ok = compile_body(&c, fd);
-    uint64_t frame = L + c.vmax;
+    uint32_t entry = ok ? emit_prologue(&c, ft->nparams) : 0;
+    ok = ok && !c.fail;
+    uint64_t frame = (uint64_t)c.T + c.vmax;
     if (ok && frame > MAX_SLOTS) {
         fail(&c, WASM_ERR_LIMIT, "function frame too large");
         ok = false;
@@ -1649,6 +2118,7 @@ static bool compile_func(const wasm_module *m, const void *const *h, uint32_t fi
         code->nlocals = fd->nlocals;
         code->nresults = ft->nresults;
         code->frame_slots = fs;
+        code->entry = entry;
         code->func_index = fidx;
         c.code = NULL;
     } else {
@@ -1658,6 +2128,10 @@ static bool compile_func(const wasm_module *m, const void *const *h, uint32_t fi
     free(c.code);
     free(c.vs);
     free(c.cs);
+    free(c.pool_hash);
+    free(c.pool_val);
+    free(c.pool_used);
+    free(c.written);
     return ok;
 }
 

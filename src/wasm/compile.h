@@ -19,9 +19,12 @@ struct wasm_code {
     uint32_t *ops;        /* the code, nwords words, owned */
     size_t nwords;
     uint32_t nparams;     /* params: fp[0..nparams) */
-    uint32_t nlocals;     /* declared locals, zeroed on entry: fp[nparams..nparams+nlocals) */
+    uint32_t nlocals;     /* declared locals: fp[nparams..nparams+nlocals), zeroed by the
+                             entry prologue */
     uint32_t nresults;    /* results, left in fp[0..nresults) on return */
-    uint32_t frame_slots; /* params + locals + max stack height */
+    uint32_t frame_slots; /* params + locals + constant pool + max stack height */
+    uint32_t entry;       /* where calls start: ops[0] is the entry block's FUEL op,
+                             which callers charge themselves */
     uint32_t func_index;  /* index in the module's function space (for debugging) */
 };
 

@@ -52,6 +52,17 @@ const char *wasm_valtype_name(wasm_valtype type)
     return "?";
 }
 
+const char *wasm_extern_kind_name(wasm_extern_kind kind)
+{
+    switch (kind) {
+    case WASM_EXTERN_FUNC: return "function";
+    case WASM_EXTERN_TABLE: return "table";
+    case WASM_EXTERN_MEMORY: return "memory";
+    case WASM_EXTERN_GLOBAL: return "global";
+    }
+    return "?";
+}
+
 bool wasm_fail(wasm_error *err, wasm_status status, size_t offset, const char *fmt, ...)
 {
     if (!err)

@@ -192,13 +192,22 @@ static inline uint64_t sat_i64_u(double d)
 
 /* ---- the interpreter ---------------------------------------------------- */
 
+/* Stands in for memory 0 of instances without one: every access is out of bounds. */
+static wasm_memory no_memory;
+
+static inline wasm_memory *memory_of(const wasm_instance *inst)
+{
+    return inst && inst->module->nmems ? inst->mems[0] : &no_memory;
+}
+
 /* Runs from ip in frame fp until the entry frame returns (OP_EXIT). csp is
  * the control area top holding that frame's return record. With table_out
  * set, only reports the handler table. */
 static wasm_status run(wasm_store *store, wasm_instance *inst, const uint32_t *ip, uint64_t *fp,
-                       uint64_t *csp, wasm_error *err, const void *const **table_out)
+                       uint64_t *csp, uint32_t charge, wasm_error *err,
+                       const void *const **table_out)
 {
-#define WASM_OPS_LABEL(name, words) &&L_##name,
+#define WASM_OPS_LABEL(name, words, reg) &&L_##name,
     static const void *const labels[] = {WASM_OPS(WASM_OPS_LABEL)};
 #undef WASM_OPS_LABEL
     if (table_out) {
@@ -206,13 +215,33 @@ static wasm_status run(wasm_store *store, wasm_instance *inst, const uint32_t *i
         return WASM_OK;
     }
 
-    uint64_t *const stack = store->stack;
-    const uint32_t max_depth = store->lim.max_call_depth;
-    uint32_t depth = store->depth;
     int64_t fuel = store->fuel_left > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)store->fuel_left;
+    /* State only calls and returns need lives in memory (volatile), leaving
+     * the registers to the hot state: ip, fp, r, fuel, mem, msize. The call
+     * depth is implied by csp: each active call holds one return record, and
+     * csp_min bounds them by max_call_depth (or by the stack itself). */
+    struct cold {
+        uint64_t *stack;
+        uint64_t *csp0;    /* the entry frame's record; store->depth counts it */
+        uint64_t *csp_min; /* lowest record position allowed */
+        wasm_memory *memo; /* the current instance's memory 0 */
+    };
+    volatile struct cold cold;
+    cold.stack = store->stack;
+    cold.csp0 = csp;
+    {
+        size_t room = (size_t)(csp - store->stack) / WASM_FRAME_REC;
+        uint32_t depth = store->depth, max = store->lim.max_call_depth;
+        size_t more = max > depth ? max - depth : 0;
+        cold.csp_min = more >= room ? store->stack : csp - more * WASM_FRAME_REC;
+    }
+    cold.memo = memory_of(inst);
     uint8_t *mem = NULL;
     uint64_t msize = 0;
     wasm_trap trap = WASM_TRAP_NONE;
+    /* the register forms' operands (see ops.h): the last RI / RF result */
+    uint64_t r = 0;
+    double fd = 0;
 
     /* call state shared by the call ops */
     const struct wasm_code *callee;
@@ -221,17 +250,16 @@ static wasm_status run(wasm_store *store, wasm_instance *inst, const uint32_t *i
     uint64_t *nfp;
     const uint32_t *ret_ip;
 
+/* memo is the current instance's memory 0 (or an empty stand-in): it moves
+ * with the instance, while its data and size are reloaded after anything
+ * that may grow it */
 #define LOAD_MEM()                                                                                 \
     do {                                                                                           \
-        if (inst->module->nmems) {                                                                 \
-            wasm_memory *m_ = inst->mems[0];                                                       \
-            mem = m_->data;                                                                        \
-            msize = m_->bytes;                                                                     \
-        } else {                                                                                   \
-            mem = NULL;                                                                            \
-            msize = 0;                                                                             \
-        }                                                                                          \
+        wasm_memory *m_ = cold.memo;                                                               \
+        mem = m_->data;                                                                            \
+        msize = m_->bytes;                                                                         \
     } while (0)
+#define DEPTH() (store->depth + (uint32_t)((cold.csp0 - csp) / WASM_FRAME_REC))
 
 #define DISPATCH()                                                                                 \
     do {                                                                                           \
@@ -258,6 +286,7 @@ static wasm_status run(wasm_store *store, wasm_instance *inst, const uint32_t *i
     } while (0)
 
     LOAD_MEM();
+    CHARGE(charge); /* the entry block */
     DISPATCH();
 
     /* ---- control ---- */
@@ -265,7 +294,6 @@ L_UNREACHABLE:
     TRAP(WASM_TRAP_UNREACHABLE);
 L_EXIT:
     store->fuel_left = (uint64_t)fuel;
-    store->depth = depth;
     return WASM_OK;
 L_FUEL:
     CHARGE(I(0));
@@ -288,6 +316,22 @@ L_BR_Z64:
     if (!S(0))
         BRANCH(1);
     NEXT(2);
+L_BR_NZ_R:
+    if ((uint32_t)r)
+        BRANCH(0);
+    NEXT(1);
+L_BR_Z_R:
+    if (!(uint32_t)r)
+        BRANCH(0);
+    NEXT(1);
+L_BR_NZ64_R:
+    if (r)
+        BRANCH(0);
+    NEXT(1);
+L_BR_Z64_R:
+    if (!r)
+        BRANCH(0);
+    NEXT(1);
 L_BR_TABLE: {
     uint32_t i = (uint32_t)S(0), n = I(1);
     const uint32_t *t = &I(2 + (i < n ? i : n));
@@ -309,9 +353,13 @@ do_return:
     ip = (const uint32_t *)(uintptr_t)csp[0];
     fp = (uint64_t *)(uintptr_t)csp[1];
     inst = (wasm_instance *)(uintptr_t)csp[2];
+    {
+        wasm_memory *m = (wasm_memory *)(uintptr_t)csp[3];
+        cold.memo = m;
+        mem = m->data;
+        msize = m->bytes;
+    }
     csp += WASM_FRAME_REC;
-    depth--;
-    LOAD_MEM();
     DISPATCH();
 
 L_CALL:
@@ -347,34 +395,35 @@ call_func:
     callee = f->code;
     ninst = f->inst;
 enter:
-    if (UNLIKELY(depth >= max_depth))
-        TRAP(WASM_TRAP_STACK_EXHAUSTED);
-    if (UNLIKELY((size_t)(csp - nfp) < (size_t)callee->frame_slots + WASM_FRAME_REC))
+    /* the record must fit above csp_min, the frame below the record */
+    if (UNLIKELY((size_t)(csp - cold.csp_min) < WASM_FRAME_REC ||
+                 (size_t)(csp - nfp) < (size_t)callee->frame_slots + WASM_FRAME_REC))
         TRAP(WASM_TRAP_STACK_EXHAUSTED);
     CHARGE(callee->ops[OP_HW]); /* the entry block; execution starts past its FUEL op */
     csp -= WASM_FRAME_REC;
     csp[0] = (uint64_t)(uintptr_t)ret_ip;
     csp[1] = (uint64_t)(uintptr_t)fp;
     csp[2] = (uint64_t)(uintptr_t)inst;
-    if (callee->nlocals)
-        memset(nfp + callee->nparams, 0, (size_t)callee->nlocals * sizeof *nfp);
-    depth++;
+    csp[3] = (uint64_t)(uintptr_t)cold.memo;
     fp = nfp;
-    ip = callee->ops + OP_HW + 1;
+    ip = callee->ops + callee->entry;
     if (ninst != inst) {
         inst = ninst;
+        cold.memo = memory_of(inst);
         LOAD_MEM();
     }
     DISPATCH();
 call_host: {
-    if (UNLIKELY(depth >= max_depth))
+    if (UNLIKELY((size_t)(csp - cold.csp_min) < WASM_FRAME_REC))
         TRAP(WASM_TRAP_STACK_EXHAUSTED);
     uint32_t np = f->type->nparams, nr = f->type->nresults;
+    uint32_t depth0 = store->depth;
     store->fuel_left = (uint64_t)fuel;
-    store->depth = depth;
-    store->stack_lo = (size_t)(nfp - stack) + (np > nr ? np : nr);
-    store->stack_hi = (size_t)(csp - stack);
+    store->depth = DEPTH();
+    store->stack_lo = (size_t)(nfp - cold.stack) + (np > nr ? np : nr);
+    store->stack_hi = (size_t)(csp - cold.stack);
     bool ok = wasm_call_host(f, nfp, err);
+    store->depth = depth0;
     fuel = store->fuel_left > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)store->fuel_left;
     if (!ok) {
         store->fuel_left = (uint64_t)fuel;
@@ -387,7 +436,8 @@ call_host: {
 
     /* ---- data movement ---- */
 L_COPY:
-    S(0) = S(1);
+    r = S(1);
+    S(0) = r;
     NEXT(2);
 L_COPY2: {
     uint64_t a = S(1), b = S(3);
@@ -401,13 +451,35 @@ L_CONST32:
 L_CONST64:
     S(0) = (uint64_t)I(1) | (uint64_t)I(2) << 32;
     NEXT(3);
+L_PROLOGUE: {
+    /* a plain loop: a memcpy call costs more for the usual few slots */
+    uint64_t *d = fp + I(2);
+    const uint32_t *s = &I(3);
+    uint32_t n = I(0);
+    do {
+        uint64_t v;
+        memcpy(&v, s, sizeof v);
+        *d++ = v;
+        s += 2;
+    } while (--n);
+    ip = &I(1) + (int32_t)I(1);
+    DISPATCH();
+}
 L_SELECT: {
     uint64_t a = S(1), b = S(2);
-    S(0) = (uint32_t)S(3) ? a : b;
+    r = (uint32_t)S(3) ? a : b;
+    S(0) = r;
     NEXT(4);
 }
+L_SELECT_R: {
+    uint64_t a = S(1), b = S(2);
+    r = (uint32_t)r ? a : b;
+    S(0) = r;
+    NEXT(3);
+}
 L_GLOBAL_GET:
-    S(0) = inst->globals[I(1)]->bits;
+    r = inst->globals[I(1)]->bits;
+    S(0) = r;
     NEXT(2);
 L_GLOBAL_SET:
     inst->globals[I(0)]->bits = S(1);
@@ -415,7 +487,12 @@ L_GLOBAL_SET:
 
     /* ---- memory ---- */
 #define EA(size)                                                                                   \
-    uint64_t ea = (uint64_t)(uint32_t)S(1) + I(2);                                                 \
+    uint64_t ea = (uint64_t)(uint32_t)((uint32_t)S(1) + I(2)) + I(3);                              \
+    if (UNLIKELY(ea + (size) > msize))                                                             \
+        TRAP(WASM_TRAP_MEMORY_OOB);
+/* the same with the address base in the register */
+#define EA_R(size)                                                                                 \
+    uint64_t ea = (uint64_t)(uint32_t)((uint32_t)r + I(1)) + I(2);                                 \
     if (UNLIKELY(ea + (size) > msize))                                                             \
         TRAP(WASM_TRAP_MEMORY_OOB);
 #define LOAD(name, T, size, conv)                                                                  \
@@ -424,7 +501,17 @@ L_GLOBAL_SET:
         EA(size);                                                                                  \
         T v_;                                                                                      \
         memcpy(&v_, mem + ea, size);                                                               \
-        S(0) = conv(v_);                                                                           \
+        r = conv(v_);                                                                              \
+        S(0) = r;                                                                                  \
+        NEXT(4);                                                                                   \
+    }                                                                                              \
+    L_##name##_R:                                                                                  \
+    {                                                                                              \
+        EA_R(size);                                                                                \
+        T v_;                                                                                      \
+        memcpy(&v_, mem + ea, size);                                                               \
+        r = conv(v_);                                                                              \
+        S(0) = r;                                                                                  \
         NEXT(3);                                                                                   \
     }
 #define STORE(name, T, size)                                                                       \
@@ -432,6 +519,15 @@ L_GLOBAL_SET:
     {                                                                                              \
         EA(size);                                                                                  \
         T v_ = (T)S(0);                                                                            \
+        memcpy(mem + ea, &v_, size);                                                               \
+        NEXT(4);                                                                                   \
+    }                                                                                              \
+    L_##name##_R:                                                                                  \
+    {                                                                                              \
+        uint64_t ea = (uint64_t)(uint32_t)((uint32_t)S(0) + I(1)) + I(2);                          \
+        if (UNLIKELY(ea + (size) > msize))                                                         \
+            TRAP(WASM_TRAP_MEMORY_OOB);                                                            \
+        T v_ = (T)r;                                                                               \
         memcpy(mem + ea, &v_, size);                                                               \
         NEXT(3);                                                                                   \
     }
@@ -448,6 +544,25 @@ L_GLOBAL_SET:
     STORE(STORE16, uint16_t, 2)
     STORE(STORE32, uint32_t, 4)
     STORE(STORE64, uint64_t, 8)
+L_LOAD64F: {
+    EA(8);
+    memcpy(&fd, mem + ea, 8);
+    memcpy(&S(0), &fd, 8);
+    NEXT(4);
+}
+L_LOAD64F_R: {
+    EA_R(8);
+    memcpy(&fd, mem + ea, 8);
+    memcpy(&S(0), &fd, 8);
+    NEXT(3);
+}
+L_STORE64_F: {
+    uint64_t ea = (uint64_t)(uint32_t)((uint32_t)S(0) + I(1)) + I(2);
+    if (UNLIKELY(ea + 8 > msize))
+        TRAP(WASM_TRAP_MEMORY_OOB);
+    memcpy(mem + ea, &fd, 8);
+    NEXT(3);
+}
 
 L_MEMORY_SIZE:
     S(0) = (uint32_t)(msize / WASM_PAGE_SIZE);
@@ -548,7 +663,8 @@ L_REF_FUNC:
     S(0) = (uint64_t)(uintptr_t)inst->funcs[I(1)];
     NEXT(2);
 L_REF_IS_NULL:
-    S(0) = S(1) == 0;
+    r = S(1) == 0;
+    S(0) = r;
     NEXT(2);
 
     /* ---- integer comparisons, plain, with an immediate, and fused with br_if ---- */
@@ -568,17 +684,53 @@ L_REF_IS_NULL:
     typedef int64_t u64_s;
 #define CMP_HANDLERS(X, cc)                                                                        \
     L_I32_##cc:                                                                                    \
-    S(0) = CMP_##cc(u32, S(1), S(2));                                                              \
+    r = CMP_##cc(u32, S(1), S(2));                                                                 \
+    S(0) = r;                                                                                      \
     NEXT(3);                                                                                       \
     L_I32_##cc##_IMM:                                                                              \
-    S(0) = CMP_##cc(u32, S(1), I(2));                                                              \
+    r = CMP_##cc(u32, S(1), I(2));                                                                 \
+    S(0) = r;                                                                                      \
     NEXT(3);                                                                                       \
+    L_I32_##cc##_R:                                                                                \
+    r = CMP_##cc(u32, r, S(1));                                                                    \
+    S(0) = r;                                                                                      \
+    NEXT(2);                                                                                       \
+    L_I32_##cc##_RI:                                                                               \
+    r = CMP_##cc(u32, r, I(1));                                                                    \
+    S(0) = r;                                                                                      \
+    NEXT(2);                                                                                       \
     L_I64_##cc:                                                                                    \
-    S(0) = CMP_##cc(u64, S(1), S(2));                                                              \
+    r = CMP_##cc(u64, S(1), S(2));                                                                 \
+    S(0) = r;                                                                                      \
     NEXT(3);                                                                                       \
     L_I64_##cc##_IMM:                                                                              \
-    S(0) = CMP_##cc(u64, S(1), sx32(I(2)));                                                        \
+    r = CMP_##cc(u64, S(1), sx32(I(2)));                                                           \
+    S(0) = r;                                                                                      \
     NEXT(3);                                                                                       \
+    L_I64_##cc##_R:                                                                                \
+    r = CMP_##cc(u64, r, S(1));                                                                    \
+    S(0) = r;                                                                                      \
+    NEXT(2);                                                                                       \
+    L_I64_##cc##_RI:                                                                               \
+    r = CMP_##cc(u64, r, sx32(I(1)));                                                              \
+    S(0) = r;                                                                                      \
+    NEXT(2);                                                                                       \
+    L_BR_I32_##cc##_R:                                                                             \
+    if (CMP_##cc(u32, r, S(0)))                                                                    \
+        BRANCH(1);                                                                                 \
+    NEXT(2);                                                                                       \
+    L_BR_I32_##cc##_RI:                                                                            \
+    if (CMP_##cc(u32, r, I(0)))                                                                    \
+        BRANCH(1);                                                                                 \
+    NEXT(2);                                                                                       \
+    L_BR_I64_##cc##_R:                                                                             \
+    if (CMP_##cc(u64, r, S(0)))                                                                    \
+        BRANCH(1);                                                                                 \
+    NEXT(2);                                                                                       \
+    L_BR_I64_##cc##_RI:                                                                            \
+    if (CMP_##cc(u64, r, sx32(I(0))))                                                              \
+        BRANCH(1);                                                                                 \
+    NEXT(2);                                                                                       \
     L_BR_I32_##cc:                                                                                 \
     if (CMP_##cc(u32, S(0), S(1)))                                                                 \
         BRANCH(2);                                                                                 \
@@ -594,34 +746,71 @@ L_REF_IS_NULL:
     L_BR_I64_##cc##_IMM:                                                                           \
     if (CMP_##cc(u64, S(0), sx32(I(1))))                                                           \
         BRANCH(2);                                                                                 \
-    NEXT(3);
+    NEXT(3);                                                                                       \
+    L_BRI_I32_##cc:                                                                                \
+    {                                                                                              \
+        uint32_t x_ = (uint32_t)S(0) + I(1);                                                       \
+        S(0) = x_;                                                                                 \
+        if (CMP_##cc(u32, x_, S(2)))                                                               \
+            BRANCH(3);                                                                             \
+        NEXT(4);                                                                                   \
+    }                                                                                              \
+    L_BRI_I32_##cc##_IMM:                                                                          \
+    {                                                                                              \
+        uint32_t x_ = (uint32_t)S(0) + I(1);                                                       \
+        S(0) = x_;                                                                                 \
+        if (CMP_##cc(u32, x_, I(2)))                                                               \
+            BRANCH(3);                                                                             \
+        NEXT(4);                                                                                   \
+    }                                                                                              \
+    L_BRI_I64_##cc:                                                                                \
+    {                                                                                              \
+        uint64_t x_ = S(0) + sx32(I(1));                                                           \
+        S(0) = x_;                                                                                 \
+        if (CMP_##cc(u64, x_, S(2)))                                                               \
+            BRANCH(3);                                                                             \
+        NEXT(4);                                                                                   \
+    }                                                                                              \
+    L_BRI_I64_##cc##_IMM:                                                                          \
+    {                                                                                              \
+        uint64_t x_ = S(0) + sx32(I(1));                                                           \
+        S(0) = x_;                                                                                 \
+        if (CMP_##cc(u64, x_, sx32(I(2))))                                                         \
+            BRANCH(3);                                                                             \
+        NEXT(4);                                                                                   \
+    }
     WASM_ICMPS(CMP_HANDLERS, _)
 
     /* ---- i32 ---- */
+/* Operand sources: slot k, immediate k, register. Results go to r and slot 0. */
+#define BODY32(src_a, src_b, n, expr)                                                              \
+    {                                                                                              \
+        uint32_t a = (uint32_t)(src_a), b = (uint32_t)(src_b);                                     \
+        r = (uint32_t)(expr);                                                                      \
+        S(0) = r;                                                                                  \
+        NEXT(n);                                                                                   \
+    }
 #define UN32(name, expr)                                                                           \
     L_##name:                                                                                      \
     {                                                                                              \
         uint32_t a = (uint32_t)S(1);                                                               \
-        S(0) = (uint32_t)(expr);                                                                   \
+        r = (uint32_t)(expr);                                                                      \
+        S(0) = r;                                                                                  \
         NEXT(2);                                                                                   \
     }
-#define BIN32(name, expr)                                                                          \
-    L_##name:                                                                                      \
-    {                                                                                              \
-        uint32_t a = (uint32_t)S(1), b = (uint32_t)S(2);                                           \
-        S(0) = (uint32_t)(expr);                                                                   \
-        NEXT(3);                                                                                   \
-    }
-#define BIN32_IMM(name, expr)                                                                      \
-    L_##name##_IMM:                                                                                \
-    {                                                                                              \
-        uint32_t a = (uint32_t)S(1), b = I(2);                                                     \
-        S(0) = (uint32_t)(expr);                                                                   \
-        NEXT(3);                                                                                   \
-    }
-#define BIN32_BOTH(name, expr) BIN32(name, expr) BIN32_IMM(name, expr)
+#define BIN32(name, expr) L_##name : BODY32(S(1), S(2), 3, expr)
+#define BIN32_BOTH(name, expr)                                                                     \
+    BIN32(name, expr)                                                                              \
+    L_##name##_IMM : BODY32(S(1), I(2), 3, expr)                                                   \
+    L_##name##_R : BODY32(r, S(1), 2, expr)                                                        \
+    L_##name##_RI : BODY32(r, I(1), 2, expr)                                                       \
+    L_##name##_SR : BODY32(S(1), r, 2, expr)
 
     UN32(I32_EQZ, a == 0)
+L_I32_EQZ_R:
+    r = (uint32_t)r == 0;
+    S(0) = r;
+    NEXT(1);
     UN32(I32_CLZ, a ? (uint32_t)__builtin_clz(a) : 32u)
     UN32(I32_CTZ, a ? (uint32_t)__builtin_ctz(a) : 32u)
     UN32(I32_POPCNT, (uint32_t)__builtin_popcount(a))
@@ -642,56 +831,63 @@ L_I32_DIV_S: {
         TRAP(WASM_TRAP_DIV_ZERO);
     if (UNLIKELY(a == INT32_MIN && b == -1))
         TRAP(WASM_TRAP_INT_OVERFLOW);
-    S(0) = (uint32_t)(a / b);
+    r = (uint32_t)(a / b);
+    S(0) = r;
     NEXT(3);
 }
 L_I32_DIV_U: {
     uint32_t a = (uint32_t)S(1), b = (uint32_t)S(2);
     if (UNLIKELY(b == 0))
         TRAP(WASM_TRAP_DIV_ZERO);
-    S(0) = a / b;
+    r = a / b;
+    S(0) = r;
     NEXT(3);
 }
 L_I32_REM_S: {
     int32_t a = (int32_t)(uint32_t)S(1), b = (int32_t)(uint32_t)S(2);
     if (UNLIKELY(b == 0))
         TRAP(WASM_TRAP_DIV_ZERO);
-    S(0) = b == -1 ? 0 : (uint32_t)(a % b);
+    r = b == -1 ? 0 : (uint32_t)(a % b);
+    S(0) = r;
     NEXT(3);
 }
 L_I32_REM_U: {
     uint32_t a = (uint32_t)S(1), b = (uint32_t)S(2);
     if (UNLIKELY(b == 0))
         TRAP(WASM_TRAP_DIV_ZERO);
-    S(0) = a % b;
+    r = a % b;
+    S(0) = r;
     NEXT(3);
 }
 
     /* ---- i64 ---- */
+#define BODY64(src_a, src_b, n, expr)                                                              \
+    {                                                                                              \
+        uint64_t a = (src_a), b = (src_b);                                                         \
+        r = (uint64_t)(expr);                                                                      \
+        S(0) = r;                                                                                  \
+        NEXT(n);                                                                                   \
+    }
 #define UN64(name, expr)                                                                           \
     L_##name:                                                                                      \
     {                                                                                              \
         uint64_t a = S(1);                                                                         \
-        S(0) = (uint64_t)(expr);                                                                   \
+        r = (uint64_t)(expr);                                                                      \
+        S(0) = r;                                                                                  \
         NEXT(2);                                                                                   \
     }
-#define BIN64(name, expr)                                                                          \
-    L_##name:                                                                                      \
-    {                                                                                              \
-        uint64_t a = S(1), b = S(2);                                                               \
-        S(0) = (uint64_t)(expr);                                                                   \
-        NEXT(3);                                                                                   \
-    }
-#define BIN64_IMM(name, expr)                                                                      \
-    L_##name##_IMM:                                                                                \
-    {                                                                                              \
-        uint64_t a = S(1), b = sx32(I(2));                                                         \
-        S(0) = (uint64_t)(expr);                                                                   \
-        NEXT(3);                                                                                   \
-    }
-#define BIN64_BOTH(name, expr) BIN64(name, expr) BIN64_IMM(name, expr)
+#define BIN64_BOTH(name, expr)                                                                     \
+    L_##name : BODY64(S(1), S(2), 3, expr)                                                         \
+    L_##name##_IMM : BODY64(S(1), sx32(I(2)), 3, expr)                                             \
+    L_##name##_R : BODY64(r, S(1), 2, expr)                                                        \
+    L_##name##_RI : BODY64(r, sx32(I(1)), 2, expr)                                                 \
+    L_##name##_SR : BODY64(S(1), r, 2, expr)
 
     UN64(I64_EQZ, a == 0)
+L_I64_EQZ_R:
+    r = r == 0;
+    S(0) = r;
+    NEXT(1);
     UN64(I64_CLZ, a ? (uint64_t)__builtin_clzll(a) : 64u)
     UN64(I64_CTZ, a ? (uint64_t)__builtin_ctzll(a) : 64u)
     UN64(I64_POPCNT, (uint64_t)__builtin_popcountll(a))
@@ -712,28 +908,32 @@ L_I64_DIV_S: {
         TRAP(WASM_TRAP_DIV_ZERO);
     if (UNLIKELY(a == INT64_MIN && b == -1))
         TRAP(WASM_TRAP_INT_OVERFLOW);
-    S(0) = (uint64_t)(a / b);
+    r = (uint64_t)(a / b);
+    S(0) = r;
     NEXT(3);
 }
 L_I64_DIV_U: {
     uint64_t a = S(1), b = S(2);
     if (UNLIKELY(b == 0))
         TRAP(WASM_TRAP_DIV_ZERO);
-    S(0) = a / b;
+    r = a / b;
+    S(0) = r;
     NEXT(3);
 }
 L_I64_REM_S: {
     int64_t a = (int64_t)S(1), b = (int64_t)S(2);
     if (UNLIKELY(b == 0))
         TRAP(WASM_TRAP_DIV_ZERO);
-    S(0) = b == -1 ? 0 : (uint64_t)(a % b);
+    r = b == -1 ? 0 : (uint64_t)(a % b);
+    S(0) = r;
     NEXT(3);
 }
 L_I64_REM_U: {
     uint64_t a = S(1), b = S(2);
     if (UNLIKELY(b == 0))
         TRAP(WASM_TRAP_DIV_ZERO);
-    S(0) = a % b;
+    r = a % b;
+    S(0) = r;
     NEXT(3);
 }
 
@@ -754,26 +954,34 @@ L_I64_REM_U: {
     }
 #define FCMP32(name, op)                                                                           \
     L_##name:                                                                                      \
-    S(0) = f32_of(S(1)) op f32_of(S(2));                                                           \
+    r = f32_of(S(1)) op f32_of(S(2));                                                              \
+    S(0) = r;                                                                                      \
     NEXT(3);
 #define FUN64(name, expr)                                                                          \
     L_##name:                                                                                      \
     {                                                                                              \
         double a = f64_of(S(1));                                                                   \
-        S(0) = f64_bits(expr);                                                                     \
+        fd = (expr);                                                                               \
+        S(0) = f64_bits(fd);                                                                       \
         NEXT(2);                                                                                   \
     }
-#define FBIN64(name, expr)                                                                         \
-    L_##name:                                                                                      \
+#define FBODY64(src_a, src_b, n, expr)                                                             \
     {                                                                                              \
-        double a = f64_of(S(1)), b = f64_of(S(2));                                                 \
-        S(0) = f64_bits(expr);                                                                     \
-        NEXT(3);                                                                                   \
+        double a = (src_a), b = (src_b);                                                           \
+        fd = (expr);                                                                               \
+        S(0) = f64_bits(fd);                                                                       \
+        NEXT(n);                                                                                   \
     }
+#define FBIN64(name, expr) L_##name : FBODY64(f64_of(S(1)), f64_of(S(2)), 3, expr)
 #define FCMP64(name, op)                                                                           \
     L_##name:                                                                                      \
-    S(0) = f64_of(S(1)) op f64_of(S(2));                                                           \
-    NEXT(3);
+    r = f64_of(S(1)) op f64_of(S(2));                                                              \
+    S(0) = r;                                                                                      \
+    NEXT(3);                                                                                       \
+    L_##name##_R:                                                                                  \
+    r = fd op f64_of(S(1));                                                                        \
+    S(0) = r;                                                                                      \
+    NEXT(2);
 
     FCMP32(F32_EQ, ==)
     FCMP32(F32_NE, !=)
@@ -810,13 +1018,40 @@ L_F32_COPYSIGN:
     FCMP64(F64_GE, >=)
 L_F64_ABS:
     S(0) = S(1) & 0x7fffffffffffffffull;
+    fd = f64_of(S(0));
     NEXT(2);
 L_F64_NEG:
     S(0) = S(1) ^ 0x8000000000000000ull;
+    fd = f64_of(S(0));
     NEXT(2);
 L_F64_COPYSIGN:
     S(0) = (S(1) & 0x7fffffffffffffffull) | (S(2) & 0x8000000000000000ull);
+    fd = f64_of(S(0));
     NEXT(3);
+L_F64_ABS_R:
+    S(0) = f64_bits(fd) & 0x7fffffffffffffffull;
+    fd = f64_of(S(0));
+    NEXT(1);
+L_F64_NEG_R:
+    S(0) = f64_bits(fd) ^ 0x8000000000000000ull;
+    fd = f64_of(S(0));
+    NEXT(1);
+L_F64_SQRT_R:
+    fd = sqrt(fd);
+    S(0) = f64_bits(fd);
+    NEXT(1);
+L_F64_ADD_R:
+    FBODY64(fd, f64_of(S(1)), 2, a + b)
+L_F64_SUB_R:
+    FBODY64(fd, f64_of(S(1)), 2, a - b)
+L_F64_MUL_R:
+    FBODY64(fd, f64_of(S(1)), 2, a * b)
+L_F64_DIV_R:
+    FBODY64(fd, f64_of(S(1)), 2, a / b)
+L_F64_SUB_SR:
+    FBODY64(f64_of(S(1)), fd, 2, a - b)
+L_F64_DIV_SR:
+    FBODY64(f64_of(S(1)), fd, 2, a / b)
     FUN64(F64_CEIL, f64_ceil(a))
     FUN64(F64_FLOOR, f64_floor(a))
     FUN64(F64_TRUNC, f64_trunc(a))
@@ -841,7 +1076,8 @@ L_F64_COPYSIGN:
             TRAP(WASM_TRAP_INVALID_CONV);                                                          \
         if (UNLIKELY(!(x > (lo) && x < (hi))))                                                     \
             TRAP(WASM_TRAP_INT_OVERFLOW);                                                          \
-        S(0) = store_expr((T)x);                                                                   \
+        r = store_expr((T)x);                                                                      \
+        S(0) = r;                                                                                  \
         NEXT(2);                                                                                   \
     }
 #define ST_U32(v) (uint64_t)(uint32_t)(v)
@@ -856,36 +1092,71 @@ L_F64_COPYSIGN:
     TRUNC(I64_TRUNC_F64_S, double, f64_of, -9223372036854777856.0, 9223372036854775808.0,
           int64_t, ST_U64)
     TRUNC(I64_TRUNC_F64_U, double, f64_of, -1.0, 18446744073709551616.0, uint64_t, ST_U64)
+#define F64_SELF(v) (v)
+#define TRUNC_R(name, lo, hi, T, store_expr)                                                       \
+    L_##name##_R:                                                                                  \
+    {                                                                                              \
+        double x = fd;                                                                             \
+        if (UNLIKELY(isnan(x)))                                                                    \
+            TRAP(WASM_TRAP_INVALID_CONV);                                                          \
+        if (UNLIKELY(!(x > (lo) && x < (hi))))                                                     \
+            TRAP(WASM_TRAP_INT_OVERFLOW);                                                          \
+        r = store_expr((T)x);                                                                      \
+        S(0) = r;                                                                                  \
+        NEXT(1);                                                                                   \
+    }
+    TRUNC_R(I32_TRUNC_F64_S, -2147483649.0, 2147483648.0, int32_t, ST_U32)
+    TRUNC_R(I32_TRUNC_F64_U, -1.0, 4294967296.0, uint32_t, ST_U32)
+    TRUNC_R(I64_TRUNC_F64_S, -9223372036854777856.0, 9223372036854775808.0, int64_t, ST_U64)
+    TRUNC_R(I64_TRUNC_F64_U, -1.0, 18446744073709551616.0, uint64_t, ST_U64)
 L_I32_TRUNC_SAT_F32_S:
-    S(0) = sat_i32_s(f32_of(S(1)));
+    r = sat_i32_s(f32_of(S(1)));
+    S(0) = r;
     NEXT(2);
 L_I32_TRUNC_SAT_F32_U:
-    S(0) = sat_i32_u(f32_of(S(1)));
+    r = sat_i32_u(f32_of(S(1)));
+    S(0) = r;
     NEXT(2);
 L_I32_TRUNC_SAT_F64_S:
-    S(0) = sat_i32_s(f64_of(S(1)));
+    r = sat_i32_s(f64_of(S(1)));
+    S(0) = r;
     NEXT(2);
 L_I32_TRUNC_SAT_F64_U:
-    S(0) = sat_i32_u(f64_of(S(1)));
+    r = sat_i32_u(f64_of(S(1)));
+    S(0) = r;
     NEXT(2);
 L_I64_TRUNC_SAT_F32_S:
-    S(0) = sat_i64_s(f32_of(S(1)));
+    r = sat_i64_s(f32_of(S(1)));
+    S(0) = r;
     NEXT(2);
 L_I64_TRUNC_SAT_F32_U:
-    S(0) = sat_i64_u(f32_of(S(1)));
+    r = sat_i64_u(f32_of(S(1)));
+    S(0) = r;
     NEXT(2);
 L_I64_TRUNC_SAT_F64_S:
-    S(0) = sat_i64_s(f64_of(S(1)));
+    r = sat_i64_s(f64_of(S(1)));
+    S(0) = r;
     NEXT(2);
 L_I64_TRUNC_SAT_F64_U:
-    S(0) = sat_i64_u(f64_of(S(1)));
+    r = sat_i64_u(f64_of(S(1)));
+    S(0) = r;
     NEXT(2);
 L_I64_EXTEND_I32_S:
-    S(0) = sx32((uint32_t)S(1));
+    r = sx32((uint32_t)S(1));
+    S(0) = r;
     NEXT(2);
 L_I64_EXTEND_I32_U:
-    S(0) = (uint32_t)S(1);
+    r = (uint32_t)S(1);
+    S(0) = r;
     NEXT(2);
+L_I64_EXTEND_I32_S_R:
+    r = sx32((uint32_t)r);
+    S(0) = r;
+    NEXT(1);
+L_I64_EXTEND_I32_U_R:
+    r = (uint32_t)r;
+    S(0) = r;
+    NEXT(1);
 L_F32_CONVERT_I32_S:
     S(0) = f32_bits((float)(int32_t)(uint32_t)S(1));
     NEXT(2);
@@ -902,34 +1173,60 @@ L_F32_DEMOTE_F64:
     S(0) = f32_bits((float)f64_of(S(1)));
     NEXT(2);
 L_F64_CONVERT_I32_S:
-    S(0) = f64_bits((double)(int32_t)(uint32_t)S(1));
+    fd = (double)(int32_t)(uint32_t)S(1);
+    S(0) = f64_bits(fd);
     NEXT(2);
 L_F64_CONVERT_I32_U:
-    S(0) = f64_bits((double)(uint32_t)S(1));
+    fd = (double)(uint32_t)S(1);
+    S(0) = f64_bits(fd);
     NEXT(2);
 L_F64_CONVERT_I64_S:
-    S(0) = f64_bits((double)(int64_t)S(1));
+    fd = (double)(int64_t)S(1);
+    S(0) = f64_bits(fd);
     NEXT(2);
 L_F64_CONVERT_I64_U:
-    S(0) = f64_bits((double)S(1));
+    fd = (double)S(1);
+    S(0) = f64_bits(fd);
     NEXT(2);
+L_F64_CONVERT_I32_S_R:
+    fd = (double)(int32_t)(uint32_t)r;
+    S(0) = f64_bits(fd);
+    NEXT(1);
+L_F64_CONVERT_I32_U_R:
+    fd = (double)(uint32_t)r;
+    S(0) = f64_bits(fd);
+    NEXT(1);
+L_F64_CONVERT_I64_S_R:
+    fd = (double)(int64_t)r;
+    S(0) = f64_bits(fd);
+    NEXT(1);
+L_F64_CONVERT_I64_U_R:
+    fd = (double)r;
+    S(0) = f64_bits(fd);
+    NEXT(1);
 L_F64_PROMOTE_F32:
-    S(0) = f64_bits((double)f32_of(S(1)));
+    fd = (double)f32_of(S(1));
+    S(0) = f64_bits(fd);
     NEXT(2);
 L_I32_EXTEND8_S:
-    S(0) = (uint32_t)(int32_t)(int8_t)(uint8_t)S(1);
+    r = (uint32_t)(int32_t)(int8_t)(uint8_t)S(1);
+    S(0) = r;
     NEXT(2);
 L_I32_EXTEND16_S:
-    S(0) = (uint32_t)(int32_t)(int16_t)(uint16_t)S(1);
+    r = (uint32_t)(int32_t)(int16_t)(uint16_t)S(1);
+    S(0) = r;
     NEXT(2);
 L_I64_EXTEND8_S:
-    S(0) = (uint64_t)(int64_t)(int8_t)(uint8_t)S(1);
+    r = (uint64_t)(int64_t)(int8_t)(uint8_t)S(1);
+    S(0) = r;
     NEXT(2);
 L_I64_EXTEND16_S:
-    S(0) = (uint64_t)(int64_t)(int16_t)(uint16_t)S(1);
+    r = (uint64_t)(int64_t)(int16_t)(uint16_t)S(1);
+    S(0) = r;
     NEXT(2);
 L_I64_EXTEND32_S:
-    S(0) = sx32((uint32_t)S(1));
+    r = sx32((uint32_t)S(1));
+    S(0) = r;
     NEXT(2);
 
 out_of_fuel:
@@ -943,7 +1240,7 @@ trap_exit:
 const void *const *wasm_interp_handlers(void)
 {
     const void *const *t = NULL;
-    run(NULL, NULL, NULL, NULL, NULL, NULL, &t);
+    run(NULL, NULL, NULL, NULL, NULL, 0, NULL, &t);
     return t;
 }
 
@@ -988,7 +1285,6 @@ wasm_status wasm_interp_call(wasm_store *store, wasm_func *func, uint64_t *slots
     uint64_t *fp = store->stack + lo;
     uint64_t *csp = store->stack + hi - WASM_FRAME_REC;
     memcpy(fp, slots, (size_t)code->nparams * sizeof *fp);
-    memset(fp + code->nparams, 0, (size_t)code->nlocals * sizeof *fp);
 
     /* the entry frame returns to an EXIT op */
     uint32_t exit_code[OP_HW];
@@ -997,10 +1293,12 @@ wasm_status wasm_interp_call(wasm_store *store, wasm_func *func, uint64_t *slots
     csp[0] = (uint64_t)(uintptr_t)exit_code;
     csp[1] = (uint64_t)(uintptr_t)fp;
     csp[2] = (uint64_t)(uintptr_t)func->inst;
+    csp[3] = (uint64_t)(uintptr_t)memory_of(func->inst);
 
     store->depth = depth0 + 1;
     store->host_depth++;
-    wasm_status st = run(store, func->inst, code->ops, fp, csp, err, NULL);
+    wasm_status st =
+        run(store, func->inst, code->ops + code->entry, fp, csp, code->ops[OP_HW], err, NULL);
     store->host_depth--;
     store->depth = depth0;
     if (st == WASM_OK)

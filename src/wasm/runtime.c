@@ -537,21 +537,6 @@ wasm_status wasm_func_call(wasm_store *store, wasm_func *func, const wasm_value 
 
 /* ---- instantiation ------------------------------------------------------- */
 
-static const char *kind_name(wasm_extern_kind k)
-{
-    switch (k) {
-    case WASM_EXTERN_FUNC:
-        return "function";
-    case WASM_EXTERN_TABLE:
-        return "table";
-    case WASM_EXTERN_MEMORY:
-        return "memory";
-    case WASM_EXTERN_GLOBAL:
-        return "global";
-    }
-    return "?";
-}
-
 /* Limits subtyping for imports: actual {min, max} matches declared {min, max}. */
 static bool lim_match(uint32_t actual_min, bool actual_has_max, uint32_t actual_max,
                       const wasm_lim *decl)
@@ -567,7 +552,7 @@ static bool link_fail(wasm_error *err, const wasm_import *im, const char *why)
 {
     return wasm_fail(err, WASM_ERR_LINK, 0,
                      "incompatible import type: module \"%s\" name \"%s\" (%s)%s%s", im->module,
-                     im->name, kind_name(im->kind), why ? ": " : "", why ? why : "");
+                     im->name, wasm_extern_kind_name(im->kind), why ? ": " : "", why ? why : "");
 }
 
 static bool resolve_imports(wasm_instance *in, wasm_resolver resolver, void *user, wasm_error *err)
@@ -581,10 +566,10 @@ static bool resolve_imports(wasm_instance *in, wasm_resolver resolver, void *use
         if (!resolver || !resolver(user, im->module, im->name, im->kind, &ext))
             return wasm_fail(err, WASM_ERR_LINK, 0,
                              "unknown import: module \"%s\" name \"%s\" (%s)", im->module, im->name,
-                             kind_name(im->kind));
+                             wasm_extern_kind_name(im->kind));
         if (ext.kind != im->kind) {
             char why[64];
-            snprintf(why, sizeof why, "got a %s", kind_name(ext.kind));
+            snprintf(why, sizeof why, "got a %s", wasm_extern_kind_name(ext.kind));
             return link_fail(err, im, why);
         }
         switch (im->kind) {
@@ -847,10 +832,9 @@ static bool run_start(wasm_instance *in, wasm_error *err)
     if (m->start >= m->nfuncs)
         return wasm_fail(err, WASM_ERR_INVALID, 0, "unknown start function %" PRIu32, m->start);
     wasm_func *f = in->funcs[m->start];
-    /* the validator guarantees [] -> [], but leave room for one slot anyway */
-    uint64_t slots[1] = {0};
-    if (f->type->nparams || f->type->nresults)
+    if (f->type->nparams || f->type->nresults) /* the validator's rule; cheap to re-check */
         return wasm_fail(err, WASM_ERR_INVALID, 0, "start function must be [] -> []");
+    uint64_t slots[1] = {0}; /* no arguments or results, but never a zero-size array */
     return wasm_interp_call(in->store, f, slots, err) == WASM_OK;
 }
 

@@ -115,6 +115,9 @@ typedef enum wasm_extern_kind {
     WASM_EXTERN_GLOBAL = 3,
 } wasm_extern_kind;
 
+/* Returns "function", "table", "memory", "global" or "?". */
+const char *wasm_extern_kind_name(wasm_extern_kind kind);
+
 /* Number of imports / exports of a module. */
 uint32_t wasm_module_import_count(const wasm_module *module);
 uint32_t wasm_module_export_count(const wasm_module *module);

@@ -68,6 +68,8 @@ static const uint8_t m4_wasm[] = {
 typedef struct {
     int calls;
     bool fail;
+    wasm_store *store; /* when set, compute through `add` in wasm: host -> wasm re-entry */
+    wasm_func *add;
 } host_state;
 
 /* env.double: (i32) -> i32, or a failure when asked to */
@@ -78,6 +80,12 @@ static bool host_double(void *user, const wasm_value *args, wasm_value *results,
     if (h->fail) {
         snprintf(err->msg, sizeof err->msg, "double refused %d", args[0].of.i32);
         return false;
+    }
+    if (h->add) {
+        wasm_value a[2] = {args[0], args[0]};
+        if (wasm_func_call(h->store, h->add, a, 2, results, 1, err) != WASM_OK)
+            return false;
+        return true;
     }
     results[0].of.i32 = args[0].of.i32 * 2;
     return true;
@@ -129,7 +137,7 @@ static void test_calls_and_host(void)
 
     wasm_store *s = wasm_store_new(NULL);
     CHECK(s != NULL);
-    host_state hs = {0, false};
+    host_state hs = {0, false, NULL, NULL};
     wasm_valtype i32 = WASM_I32;
     imports im;
     memset(&im, 0, sizeof im);
@@ -188,7 +196,16 @@ static void test_calls_and_host(void)
     CHECK_STR_EQ(err.msg, "double refused 7");
     hs.fail = false;
 
+    /* a host function may call back into wasm on the same store */
+    hs.store = s;
+    hs.add = add;
+    args[0] = i32v(50);
+    CHECK_EQ(wasm_func_call(s, twice, args, 1, res, 1, &err), WASM_OK);
+    CHECK_EQ(res[0].of.i32, 100);
+    hs.add = NULL;
+
     /* host functions are callable directly too */
+    args[0] = i32v(7);
     CHECK_EQ(wasm_func_call(s, im.double_fn.of.func, args, 1, res, 1, &err), WASM_OK);
     CHECK_EQ(res[0].of.i32, 14);
 
@@ -223,7 +240,7 @@ static void test_link_errors(void)
     CHECK_STR_EQ(err.msg, "unknown import: module \"env\" name \"double\" (function)");
 
     /* a function of the wrong type */
-    host_state hs = {0, false};
+    host_state hs = {0, false, NULL, NULL};
     wasm_valtype i64 = WASM_I64;
     imports im;
     memset(&im, 0, sizeof im);
@@ -300,7 +317,7 @@ static void test_limits_and_fuel(void)
         return;
     wasm_limits flim = {.fuel = 100000, .max_pages = 2};
     s = wasm_store_new(&flim);
-    host_state hs = {0, false};
+    host_state hs = {0, false, NULL, NULL};
     wasm_valtype i32 = WASM_I32;
     imports im;
     memset(&im, 0, sizeof im);
