@@ -42,6 +42,7 @@ typedef struct vval {
 } vval;
 
 #define POOL_MAX   512  /* distinct constants given a frame slot per function */
+#define TRACK      16   /* known values and dead-write candidates tracked at once */
 #define ZERO_TRACK 1024 /* locals whose known-zero state is tracked */
 
 enum { C_FUNC, C_BLOCK, C_LOOP, C_IF };
@@ -59,18 +60,22 @@ typedef struct ctl {
 
 /* What the last emitted op was, for peephole fusion and retargeting. Valid
  * only while no other code or label followed it (pos == NONE otherwise). */
-enum { P_NONE, P_CMP, P_EQZ, P_ADDI };
+enum { P_NONE, P_CMP, P_EQZ, P_ADDI, P_ADDI2, P_ADDS, P_COPY };
 typedef struct peep {
     uint32_t pos;    /* start of the op */
     uint32_t end;    /* one past it */
     uint32_t dst;    /* word holding its destination slot, or NONE */
     uint32_t height; /* stack entry it produced, or NONE */
-    uint8_t kind;    /* P_CMP: cc/is64/imm/a/b; P_EQZ: is64/a; P_ADDI: is64/a (dst = a)/b imm */
+    uint8_t kind;    /* P_CMP: cc/is64/imm/a/b; P_EQZ: is64/a; P_ADDI: is64/a/b imm;
+                        P_ADDI2: second add as P_ADDI, first in x1 x2 x3 (d a imm);
+                        P_ADDS: i32 add of slots a b; P_COPY: a single COPY */
     uint8_t cc;
     bool is64, imm;
     uint8_t reg;     /* RI / RF: the op leaves its result in that register too */
+    uint16_t op;     /* the op */
     bool uses_r;     /* the op reads a register (a register form) */
     uint32_t a, b;   /* P_CMP/P_EQZ: with uses_r, a names the slot the register mirrors */
+    uint32_t x1, x2, x3;
 } peep;
 
 typedef struct comp {
@@ -100,6 +105,18 @@ typedef struct comp {
     peep last; /* the op just emitted */
     peep prev; /* the op right before it */
     int emit_op; /* the op put_op started */
+    /* Locals known to equal `base + imm` (valid until a label, or a write to
+     * the local or its base), and writes to locals that are dead if the local
+     * is written again before any read, branch or label (then the old write is
+     * cut out of the code: nothing between refers to code positions). */
+    struct known {
+        uint32_t x, base, imm, epoch;
+    } known[TRACK];
+    struct dead {
+        uint32_t x, pos, len, epoch;
+    } dead[TRACK];
+    uint32_t label_epoch, branch_epoch;
+    uint32_t known_rr, dead_rr; /* round-robin replacement */
     bool fail;
     wasm_status fail_status;
     const char *fail_msg;
@@ -162,6 +179,14 @@ static uint32_t put_op(comp *c, int op)
     return at;
 }
 
+/* Forgets dead-write candidates at or past the end of the code. */
+static void dead_trim(comp *c)
+{
+    for (int k = 0; k < TRACK; k++)
+        if (c->dead[k].x != NONE && c->dead[k].pos + c->dead[k].len > c->len)
+            c->dead[k].x = NONE;
+}
+
 /* Removes the op just emitted (it is being fused into the next one). */
 static void unemit_last(comp *c)
 {
@@ -169,6 +194,45 @@ static void unemit_last(comp *c)
         c->len = c->last.pos;
     c->last = c->prev;
     c->prev.pos = NONE;
+    dead_trim(c);
+}
+
+static void peep_shift(peep *p, uint32_t at, uint32_t n)
+{
+    if (p->pos == NONE || p->pos + (p->end - p->pos) <= at)
+        return;
+    if (p->pos < at + n) {
+        p->pos = NONE;
+        return;
+    }
+    p->pos -= n;
+    p->end -= n;
+    if (p->dst != NONE)
+        p->dst -= n;
+}
+
+/* Cuts words [at, at+n) out of the code. Only for a region with no labels
+ * and no branch words (see struct dead), so no recorded position moves but
+ * the peephole state and later candidates. */
+static void cut(comp *c, uint32_t at, uint32_t n)
+{
+    if (c->fail || at + n > c->len || c->fuel_at >= at)
+        return;
+    memmove(c->code + at, c->code + at + n, (c->len - at - n) * sizeof *c->code);
+    c->len -= n;
+    peep_shift(&c->last, at, n);
+    peep_shift(&c->prev, at, n);
+    for (int k = 0; k < TRACK; k++)
+        if (c->dead[k].x != NONE && c->dead[k].pos > at)
+            c->dead[k].pos -= n;
+}
+
+/* Local x is read (or may be): its pending dead-write candidate is live. */
+static void note_read(comp *c, uint32_t x)
+{
+    for (int k = 0; k < TRACK; k++)
+        if (c->dead[k].x == x)
+            c->dead[k].x = NONE;
 }
 
 /* Forgets the peephole state: a label or a jump target follows. */
@@ -202,7 +266,8 @@ static void set_last(comp *c, uint32_t at, uint32_t dst, uint32_t height)
                      .dst = dst,
                      .height = height,
                      .kind = P_NONE,
-                     .reg = op_reg[c->emit_op]};
+                     .reg = op_reg[c->emit_op],
+                     .op = (uint16_t)c->emit_op};
 }
 
 /* The slot whose value the register `reg` holds right now, or NONE: the op
@@ -226,6 +291,8 @@ static void fuel_block(comp *c)
 {
     peep_reset(c);
     c->entry_block = false;
+    c->label_epoch++;
+    c->branch_epoch++;
     if (c->fuel_at + 1 == c->len && c->code[c->fuel_at] == 0)
         return;
     put_op(c, OP_FUEL);
@@ -256,6 +323,7 @@ static void bind(comp *c, ctl *t)
 /* Emits a branch word to the label of t. */
 static void put_target(comp *c, ctl *t)
 {
+    c->branch_epoch++;
     if (t->kind == C_LOOP) {
         put(c, t->head - pos(c));
     } else {
@@ -269,6 +337,7 @@ static void put_target(comp *c, ctl *t)
 /* A local forward branch: emit a placeholder, later patch() it after put(c, 0). */
 static uint32_t put_site(comp *c)
 {
+    c->branch_epoch++;
     uint32_t at = pos(c);
     put(c, 0);
     return at;
@@ -354,10 +423,26 @@ static void emit_copy(comp *c, uint32_t d, uint32_t s)
 {
     if (d == s)
         return;
+    uint32_t h = d >= c->T ? d - c->T : NONE;
+    peep *l = &c->last;
+    if (l->pos != NONE && l->end == pos(c) && l->kind == P_COPY) {
+        /* two copies in a row: one op, same order */
+        uint32_t d1 = get_word(c, l->dst), s1 = l->a;
+        unemit_last(c);
+        uint32_t at = put_op(c, OP_COPY2);
+        put(c, d1);
+        put(c, s1);
+        put(c, d);
+        put(c, s);
+        set_last(c, at, at + OP_HW + 2, h);
+        return;
+    }
     uint32_t at = put_op(c, OP_COPY);
     put(c, d);
     put(c, s);
-    set_last(c, at, at + OP_HW, NONE);
+    set_last(c, at, at + OP_HW, h);
+    c->last.kind = P_COPY;
+    c->last.a = s;
 }
 
 static void emit_const(comp *c, uint32_t d, uint64_t imm)
@@ -380,11 +465,34 @@ static void emit_add_imm(comp *c, uint32_t d, uint32_t a, uint32_t imm)
         emit_copy(c, d, a);
         return;
     }
+    uint32_t h = d >= c->T ? d - c->T : NONE;
+    peep *l = &c->last;
+    if (l->pos != NONE && l->end == pos(c) && l->kind == P_ADDI && !l->is64 &&
+        l->end - l->pos == OP_HW + 3) {
+        /* two adds in a row (induction variables): one op, same order */
+        uint32_t d1 = get_word(c, l->dst), a1 = l->a, k1 = l->b;
+        unemit_last(c);
+        uint32_t at = put_op(c, OP_ADD_IMM2);
+        put(c, d1);
+        put(c, a1);
+        put(c, k1);
+        put(c, d);
+        put(c, a);
+        put(c, imm);
+        set_last(c, at, at + OP_HW + 3, h);
+        c->last.kind = P_ADDI2;
+        c->last.a = a;
+        c->last.b = imm;
+        c->last.x1 = d1;
+        c->last.x2 = a1;
+        c->last.x3 = k1;
+        return;
+    }
     uint32_t at = put_op(c, OP_I32_ADD_IMM);
     put(c, d);
     put(c, a);
     put(c, imm);
-    set_last(c, at, at + OP_HW, d >= c->T ? d - c->T : NONE);
+    set_last(c, at, at + OP_HW, h);
     c->last.kind = P_ADDI;
     c->last.a = a;
     c->last.b = imm;
@@ -474,8 +582,10 @@ static uint32_t opnd(comp *c, uint32_t i)
         if (s != NONE)
             return s;
     }
-    if (v->kind == V_ADD && v->alias != NONE)
+    if (v->kind == V_ADD && v->alias != NONE) {
+        note_read(c, v->alias);
         return v->alias;
+    }
     if (v->kind != V_LOCAL)
         mat(c, i);
     return v->kind == V_LOCAL ? v->local : c->T + i;
@@ -534,7 +644,8 @@ static const uint8_t cc_neg[10] = {1, 0, 8, 9, 6, 7, 4, 5, 2, 3};
      OP_BR_I32_##cc,  OP_BR_I32_##cc##_IMM,  OP_BR_I64_##cc,  OP_BR_I64_##cc##_IMM,                \
      OP_BRI_I32_##cc, OP_BRI_I32_##cc##_IMM, OP_BRI_I64_##cc, OP_BRI_I64_##cc##_IMM,               \
      OP_I32_##cc##_R, OP_I32_##cc##_RI,     OP_I64_##cc##_R, OP_I64_##cc##_RI,                     \
-     OP_BR_I32_##cc##_R, OP_BR_I32_##cc##_RI, OP_BR_I64_##cc##_R, OP_BR_I64_##cc##_RI},
+     OP_BR_I32_##cc##_R, OP_BR_I32_##cc##_RI, OP_BR_I64_##cc##_R, OP_BR_I64_##cc##_RI,             \
+     OP_BRA_I32_##cc, OP_BRA_I32_##cc##_IMM},
 enum {
     CC_I32,
     CC_I32_IMM,
@@ -556,8 +667,10 @@ enum {
     CC_BR32_RI,
     CC_BR64_R,
     CC_BR64_RI,
+    CC_BRA32,
+    CC_BRA32_IMM,
 };
-static const uint16_t cc_ops[10][20] = {WASM_ICMPS(CC_ROW, _)};
+static const uint16_t cc_ops[10][22] = {WASM_ICMPS(CC_ROW, _)};
 
 /* Numeric wasm opcodes 0x45..0xc4 and 0xfc 0..7 (at 0xc5 + n). */
 enum { N_NONE, N_UN, N_BIN, N_NOP, N_CMP32, N_CMP64, N_EQZ32, N_EQZ64 };
@@ -768,6 +881,13 @@ static const uint16_t mem_r[OP_COUNT_] = {
     [OP_STORE16] = OP_STORE16_R, [OP_STORE32] = OP_STORE32_R, [OP_STORE64] = OP_STORE64_R,
 };
 
+static const uint16_t store_ar[OP_COUNT_] = {
+    [OP_STORE8] = OP_STORE8_AR,
+    [OP_STORE16] = OP_STORE16_AR,
+    [OP_STORE32] = OP_STORE32_AR,
+    [OP_STORE64] = OP_STORE64_AR,
+};
+
 static bool imm_fits(uint64_t v, bool is64)
 {
     return !is64 || (int64_t)v == (int64_t)(int32_t)(uint32_t)v;
@@ -795,6 +915,51 @@ static uint32_t emit_unary(comp *c, uint16_t op)
     return a;
 }
 
+/* f64 arithmetic whose operand was just loaded: the load folds into it. */
+static bool emit_f64_mem(comp *c, uint16_t op)
+{
+    uint32_t ia = c->vh - 2, ib = c->vh - 1;
+    /* the other operand first: finding its slot may emit code */
+    bool load_b = c->vs[ib].kind == V_TEMP && c->last.height == ib;
+    uint32_t other = load_b ? opnd(c, ia) : opnd(c, ib);
+    peep *l = &c->last;
+    uint32_t h = load_b ? ib : ia;
+    if (l->pos == NONE || l->end != pos(c) || l->op != OP_LOAD64F || l->height != h ||
+        c->vs[h].kind != V_TEMP)
+        return false;
+    uint32_t base = get_word(c, l->pos + OP_HW + 1), imm = get_word(c, l->pos + OP_HW + 2),
+             off = get_word(c, l->pos + OP_HW + 3);
+    if (other == c->T + h)
+        return false;
+    unemit_last(c);
+    bool ur = reg_slot(c, RF) == other;
+    bool comm = op == OP_F64_ADD || op == OP_F64_MUL;
+    int vop;
+    /* forms: [reg|slot] op mem, mem op [reg|slot] */
+    static const uint16_t rm[4] = {OP_F64_ADD_RM, OP_F64_SUB_RM, OP_F64_MUL_RM, OP_F64_DIV_RM};
+    static const uint16_t sm[4] = {OP_F64_ADD_SM, OP_F64_SUB_SM, OP_F64_MUL_SM, OP_F64_DIV_SM};
+    static const uint16_t mr[4] = {OP_F64_ADD_RM, OP_F64_SUB_MR, OP_F64_MUL_RM, OP_F64_DIV_MR};
+    static const uint16_t ms[4] = {OP_F64_ADD_SM, OP_F64_SUB_MS, OP_F64_MUL_SM, OP_F64_DIV_MS};
+    int k = op == OP_F64_ADD ? 0 : op == OP_F64_SUB ? 1 : op == OP_F64_MUL ? 2 : 3;
+    (void)comm;
+    if (load_b)
+        vop = ur ? rm[k] : sm[k];
+    else
+        vop = ur ? mr[k] : ms[k];
+    vpop(c, 2);
+    uint32_t d = push_temp(c);
+    uint32_t at = put_op(c, vop);
+    put(c, d);
+    if (!ur)
+        put(c, other);
+    put(c, base);
+    put(c, imm);
+    put(c, off);
+    set_last(c, at, at + OP_HW, ia);
+    c->last.uses_r = ur;
+    return true;
+}
+
 static void emit_binary(comp *c, uint16_t op, uint16_t op_imm, uint8_t flags, int cc)
 {
     if (!vhave(c, 2))
@@ -803,6 +968,9 @@ static void emit_binary(comp *c, uint16_t op, uint16_t op_imm, uint8_t flags, in
     uint32_t ia = c->vh - 2, ib = c->vh - 1;
     vval va = c->vs[ia], vb = c->vs[ib];
     uint32_t sa, sb;
+    if ((op == OP_F64_ADD || op == OP_F64_SUB || op == OP_F64_MUL || op == OP_F64_DIV) &&
+        emit_f64_mem(c, op))
+        return;
     /* i32 `x + k` / `x - k` stays pending: loads and stores fold it */
     if ((op == OP_I32_ADD || op == OP_I32_SUB) && vb.kind == V_CONST && va.kind != V_CONST) {
         uint32_t k = op == OP_I32_SUB ? 0u - (uint32_t)vb.imm : (uint32_t)vb.imm;
@@ -879,6 +1047,10 @@ static void emit_binary(comp *c, uint16_t op, uint16_t op_imm, uint8_t flags, in
     if (imm && !use_r && (op == OP_I32_ADD || op == OP_I64_ADD)) {
         c->last.kind = P_ADDI;
         c->last.is64 = is64;
+        c->last.a = sa;
+        c->last.b = sb;
+    } else if (!imm && !use_r && op == OP_I32_ADD) {
+        c->last.kind = P_ADDS;
         c->last.a = sa;
         c->last.b = sb;
     }
@@ -1019,26 +1191,41 @@ static uint32_t emit_branch_if(comp *c, cond k, bool neg)
 {
     if (k.kind == P_CMP) {
         uint8_t cc = neg ? cc_neg[k.cc] : k.cc;
-        /* `x += imm` right before: the branch does the increment too */
+        /* `x += imm` or `x += y` right before: the branch does the add too */
         peep *l = &c->last;
-        if (l->pos != NONE && l->kind == P_ADDI && l->end == pos(c) && l->is64 == k.is64 &&
-            get_word(c, l->dst) == l->a) {
-            uint32_t x = l->a, inc = l->b, b = k.b;
+        bool addi = l->kind == P_ADDI || l->kind == P_ADDI2;
+        if (l->pos != NONE && l->end == pos(c) && (addi || l->kind == P_ADDS) &&
+            l->is64 == k.is64) {
+            uint32_t x = get_word(c, l->dst), y = 0, b = k.b;
             bool ok = false;
-            if (k.a == x && (k.imm || k.b != x)) {
+            if (addi)
+                ok = x == l->a;
+            else if (x == l->a || x == l->b)
+                ok = true, y = x == l->a ? l->b : l->a;
+            if (ok && k.a == x && (k.imm || k.b != x)) {
                 ok = true;
-            } else if (!k.imm && k.b == x && k.a != x) {
+            } else if (ok && !k.imm && k.b == x && k.a != x) {
                 cc = cc_swap[cc];
                 b = k.a;
-                ok = true;
+            } else {
+                ok = false;
             }
             if (ok) {
+                peep p = *l;
                 unemit_last(c);
-                int which =
-                    k.is64 ? (k.imm ? CC_BRI64_IMM : CC_BRI64) : (k.imm ? CC_BRI32_IMM : CC_BRI32);
+                if (p.kind == P_ADDI2) {
+                    /* keep the first add on its own */
+                    put_op(c, OP_I32_ADD_IMM);
+                    put(c, p.x1);
+                    put(c, p.x2);
+                    put(c, p.x3);
+                }
+                int which = p.kind == P_ADDS ? (k.imm ? CC_BRA32_IMM : CC_BRA32)
+                            : k.is64         ? (k.imm ? CC_BRI64_IMM : CC_BRI64)
+                                             : (k.imm ? CC_BRI32_IMM : CC_BRI32);
                 put_op(c, cc_ops[cc][which]);
                 put(c, x);
-                put(c, inc);
+                put(c, p.kind == P_ADDS ? y : p.b);
                 put(c, b);
                 return put_site(c);
             }
@@ -1053,6 +1240,24 @@ static uint32_t emit_branch_if(comp *c, cond k, bool neg)
     } else {
         /* P_EQZ: branch if a == 0 */
         bool zero = (k.kind == P_EQZ) != neg;
+        peep *l = &c->last;
+        if (!k.is64 && l->pos != NONE && l->end == pos(c) &&
+            (l->kind == P_ADDI || l->kind == P_ADDI2) && !l->is64 &&
+            get_word(c, l->dst) == l->a && l->a == k.a) {
+            /* `x += imm; br_if x`: one op */
+            peep p = *l;
+            unemit_last(c);
+            if (p.kind == P_ADDI2) {
+                put_op(c, OP_I32_ADD_IMM);
+                put(c, p.x1);
+                put(c, p.x2);
+                put(c, p.x3);
+            }
+            put_op(c, zero ? OP_BRI_Z : OP_BRI_NZ);
+            put(c, p.a);
+            put(c, p.b);
+            return put_site(c);
+        }
         bool ur = reg_slot(c, RI) == k.a;
         static const uint16_t ops[2][2][2] = {
             {{OP_BR_NZ, OP_BR_NZ64}, {OP_BR_Z, OP_BR_Z64}},
@@ -1230,6 +1435,48 @@ static void emit_br_table(comp *c, const uint32_t *labels, uint32_t n)
     free(stub_at);
 }
 
+static struct known *known_of(comp *c, uint32_t x)
+{
+    for (int k = 0; k < TRACK; k++)
+        if (c->known[k].x == x && c->known[k].epoch == c->label_epoch)
+            return &c->known[k];
+    return NULL;
+}
+
+static void emit_local_get(comp *c, uint32_t x)
+{
+    struct known *kn = known_of(c, x);
+    if (kn) {
+        /* x = base + imm: loads and stores can fold it; x itself stays an alias */
+        vpush(c, V_ADD, kn->base, kn->imm);
+        if (!c->fail)
+            c->vs[c->vh - 1].alias = x;
+        return;
+    }
+    note_read(c, x);
+    vpush(c, V_LOCAL, x, 0);
+}
+
+/* Bookkeeping before local x is written: what was known about it (or built
+ * on it) is gone, aliases of it end, and an unread earlier write dies. */
+static void local_written(comp *c, uint32_t x)
+{
+    for (int k = 0; k < TRACK; k++)
+        if (c->known[k].x == x || c->known[k].base == x)
+            c->known[k].x = NONE;
+    for (uint32_t i = c->pend_lo; i < c->vh; i++)
+        if (c->vs[i].kind == V_ADD && c->vs[i].alias == x)
+            c->vs[i].alias = NONE;
+    for (int k = 0; k < TRACK; k++) {
+        struct dead *d = &c->dead[k];
+        if (d->x == x) {
+            d->x = NONE;
+            if (d->epoch == c->branch_epoch)
+                cut(c, d->pos, d->len);
+        }
+    }
+}
+
 static void emit_local_set(comp *c, uint32_t x, bool tee)
 {
     if (x >= c->L) {
@@ -1245,6 +1492,7 @@ static void emit_local_set(comp *c, uint32_t x, bool tee)
             vpop(c, 1);
         return;
     }
+    local_written(c, x);
     bool tracked = c->written && x >= c->nparams && x - c->nparams < ZERO_TRACK;
     if (tracked && c->entry_block && !c->written[x - c->nparams] && v.kind == V_CONST &&
         v.imm == 0) {
@@ -1288,7 +1536,19 @@ static void emit_local_set(comp *c, uint32_t x, bool tee)
     }
 plain:
     protect_local(c, x, i);
+    uint32_t at = pos(c);
     emit_value(c, x, &v, c->T + i);
+    if (c->last.pos == at && c->last.end == pos(c) && !c->fail) {
+        /* one plain op wrote x: a candidate dead write */
+        struct dead *d = &c->dead[c->dead_rr];
+        c->dead_rr = (c->dead_rr + 1) % TRACK;
+        *d = (struct dead){x, at, pos(c) - at, c->branch_epoch};
+    }
+    if (v.kind == V_ADD && v.local < c->L && v.local != x) {
+        struct known *kn = &c->known[c->known_rr];
+        c->known_rr = (c->known_rr + 1) % TRACK;
+        *kn = (struct known){x, v.local, (uint32_t)v.imm, c->label_epoch};
+    }
     if (v.kind == V_ADD) {
         /* x now holds the sum; a tee keeps the pending sum (loads fold it)
          * unless it was computed from x itself */
@@ -1547,15 +1807,21 @@ static void prescan(comp *c, const wasm_funcdef *fd)
 /* Emits the entry prologue, which zeroes the declared locals, loads the used
  * pool constants (they follow the locals) and jumps to the body. Returns
  * where calls enter: the prologue, or the body when there is nothing to do. */
-static uint32_t emit_prologue(comp *c, uint32_t nparams)
+static uint32_t emit_prologue(comp *c, uint32_t nparams, uint32_t *nzero)
 {
     uint32_t npool = 0;
     for (uint32_t k = 0; k < c->npool; k++)
         if (c->pool_used[k])
             npool = k + 1;
     uint32_t nlocals = c->L - nparams;
+    *nzero = 0;
     if (nlocals + npool == 0)
         return OP_HW + 1;
+    if (npool == 0 && nlocals <= WASM_CALL_ZERO) {
+        /* a few locals: the call zeroes them, saving a dispatch */
+        *nzero = nlocals;
+        return OP_HW + 1;
+    }
     uint32_t at = put_op(c, OP_PROLOGUE);
     put(c, nlocals + npool);
     put(c, OP_HW + 1 - pos(c));
@@ -1734,11 +2000,31 @@ static bool compile_body(comp *c, const wasm_funcdef *fd)
             if (!vhave(c, 3))
                 break;
             uint32_t i = c->vh - 3;
-            uint32_t sa = opnd(c, i), sb = opnd(c, i + 1), sc = opnd(c, i + 2);
+            bool is64 = false, swap = false;
+            uint32_t sc = NONE;
+            peep *l = &c->last;
+            if (l->pos != NONE && l->end == pos(c) && l->kind == P_EQZ && l->height == i + 2 &&
+                c->vs[i + 2].kind == V_TEMP) {
+                /* select(a, b, eqz(x)) is select(b, a, x) */
+                is64 = l->is64;
+                sc = l->a;
+                swap = true;
+                unemit_last(c);
+            }
+            uint32_t sa = opnd(c, i), sb = opnd(c, i + 1);
+            if (sc == NONE)
+                sc = opnd(c, i + 2);
+            if (swap) {
+                uint32_t t = sa;
+                sa = sb;
+                sb = t;
+            }
             bool ur = reg_slot(c, RI) == sc;
             vpop(c, 3);
             uint32_t d = push_temp(c);
-            uint32_t at = put_op(c, ur ? OP_SELECT_R : OP_SELECT);
+            static const uint16_t sel[2][2] = {{OP_SELECT, OP_SELECT_R},
+                                               {OP_SELECT64, OP_SELECT64_R}};
+            uint32_t at = put_op(c, sel[is64][ur]);
             put(c, d);
             put(c, sa);
             put(c, sb);
@@ -1756,7 +2042,7 @@ static bool compile_body(comp *c, const wasm_funcdef *fd)
                 fail(c, WASM_ERR_INVALID, "local index out of range in validated code");
                 break;
             }
-            vpush(c, V_LOCAL, x, 0);
+            emit_local_get(c, x);
             break;
         case 0x21: /* local.set */
         case 0x22: /* local.tee */
@@ -2018,16 +2304,19 @@ static bool compile_body(comp *c, const wasm_funcdef *fd)
                     uint32_t i = c->vh - 2;
                     addr_opnd(c, i, &base, &imm);
                     uint32_t v = opnd(c, i + 1);
-                    uint16_t rop = 0;
+                    uint16_t rop = 0, aop = 0;
                     if (op == 0x39 && reg_slot(c, RF) == v)
                         rop = OP_STORE64_F;
                     else if (reg_slot(c, RI) == v)
                         rop = mem_r[mop];
+                    else if (reg_slot(c, RI) == base)
+                        aop = store_ar[mop];
                     vpop(c, 2);
-                    put_op(c, rop ? rop : mop);
+                    put_op(c, rop ? rop : aop ? aop : mop);
                     if (!rop)
                         put(c, v);
-                    put(c, base);
+                    if (!aop)
+                        put(c, base);
                     put(c, imm);
                     put(c, offset);
                 }
@@ -2096,15 +2385,22 @@ static bool compile_func(const wasm_module *m, const void *const *h, uint32_t fi
                          fidx);
     c.L = (uint32_t)L;
     c.nparams = ft->nparams;
+    for (int k = 0; k < TRACK; k++) {
+        c.known[k].x = NONE;
+        c.dead[k].x = NONE;
+    }
     c.entry_block = true;
     if (fd->nlocals)
         c.written = calloc(fd->nlocals < ZERO_TRACK ? fd->nlocals : ZERO_TRACK, 1);
     prescan(&c, fd);
     c.T = c.L + c.npool;
     bool ok = compile_body(&c, fd);
-    uint32_t entry = ok ? emit_prologue(&c, ft->nparams) : 0;
+    uint32_t nzero = 0;
+    uint32_t entry = ok ? emit_prologue(&c, ft->nparams, &nzero) : 0;
     ok = ok && !c.fail;
     uint64_t frame = (uint64_t)c.T + c.vmax;
+    if (nzero && frame < (uint64_t)ft->nparams + WASM_CALL_ZERO)
+        frame = (uint64_t)ft->nparams + WASM_CALL_ZERO; /* the call zeroes a fixed block */
     if (ok && frame > MAX_SLOTS) {
         fail(&c, WASM_ERR_LIMIT, "function frame too large");
         ok = false;
@@ -2119,6 +2415,7 @@ static bool compile_func(const wasm_module *m, const void *const *h, uint32_t fi
         code->nresults = ft->nresults;
         code->frame_slots = fs;
         code->entry = entry;
+        code->nzero = nzero;
         code->func_index = fidx;
         c.code = NULL;
     } else {

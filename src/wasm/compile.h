@@ -15,6 +15,10 @@
 
 #include "module.h"
 
+/* Functions with at most this many locals (and no constant pool) have them
+ * zeroed by the call itself, as one fixed-size block. */
+#define WASM_CALL_ZERO 8u
+
 struct wasm_code {
     uint32_t *ops;        /* the code, nwords words, owned */
     size_t nwords;
@@ -25,6 +29,7 @@ struct wasm_code {
     uint32_t frame_slots; /* params + locals + constant pool + max stack height */
     uint32_t entry;       /* where calls start: ops[0] is the entry block's FUEL op,
                              which callers charge themselves */
+    uint32_t nzero;       /* nonzero: no prologue; callers zero fp[nparams..+WASM_CALL_ZERO) */
     uint32_t func_index;  /* index in the module's function space (for debugging) */
 };
 

@@ -332,6 +332,20 @@ L_BR_Z64_R:
     if (!r)
         BRANCH(0);
     NEXT(1);
+L_BRI_NZ: {
+    uint32_t x = (uint32_t)S(0) + I(1);
+    S(0) = x;
+    if (x)
+        BRANCH(2);
+    NEXT(3);
+}
+L_BRI_Z: {
+    uint32_t x = (uint32_t)S(0) + I(1);
+    S(0) = x;
+    if (!x)
+        BRANCH(2);
+    NEXT(3);
+}
 L_BR_TABLE: {
     uint32_t i = (uint32_t)S(0), n = I(1);
     const uint32_t *t = &I(2 + (i < n ? i : n));
@@ -405,6 +419,8 @@ enter:
     csp[1] = (uint64_t)(uintptr_t)fp;
     csp[2] = (uint64_t)(uintptr_t)inst;
     csp[3] = (uint64_t)(uintptr_t)cold.memo;
+    if (callee->nzero)
+        memset(nfp + callee->nparams, 0, WASM_CALL_ZERO * sizeof *nfp);
     fp = nfp;
     ip = callee->ops + callee->entry;
     if (ninst != inst) {
@@ -439,12 +455,16 @@ L_COPY:
     r = S(1);
     S(0) = r;
     NEXT(2);
-L_COPY2: {
-    uint64_t a = S(1), b = S(3);
-    S(0) = a;
-    S(2) = b;
+L_COPY2:
+    S(0) = S(1);
+    r = S(3);
+    S(2) = r;
     NEXT(4);
-}
+L_ADD_IMM2:
+    S(0) = (uint32_t)((uint32_t)S(1) + I(2));
+    r = (uint32_t)((uint32_t)S(4) + I(5));
+    S(3) = r;
+    NEXT(6);
 L_CONST32:
     S(0) = I(1);
     NEXT(2);
@@ -474,6 +494,18 @@ L_SELECT: {
 L_SELECT_R: {
     uint64_t a = S(1), b = S(2);
     r = (uint32_t)r ? a : b;
+    S(0) = r;
+    NEXT(3);
+}
+L_SELECT64: {
+    uint64_t a = S(1), b = S(2);
+    r = S(3) ? a : b;
+    S(0) = r;
+    NEXT(4);
+}
+L_SELECT64_R: {
+    uint64_t a = S(1), b = S(2);
+    r = r ? a : b;
     S(0) = r;
     NEXT(3);
 }
@@ -556,6 +588,18 @@ L_LOAD64F_R: {
     memcpy(&S(0), &fd, 8);
     NEXT(3);
 }
+#define STORE_AR(name, T, size)                                                                    \
+    L_##name##_AR:                                                                                 \
+    {                                                                                              \
+        EA_R(size);                                                                                \
+        T v_ = (T)S(0);                                                                            \
+        memcpy(mem + ea, &v_, size);                                                               \
+        NEXT(3);                                                                                   \
+    }
+    STORE_AR(STORE8, uint8_t, 1)
+    STORE_AR(STORE16, uint16_t, 2)
+    STORE_AR(STORE32, uint32_t, 4)
+    STORE_AR(STORE64, uint64_t, 8)
 L_STORE64_F: {
     uint64_t ea = (uint64_t)(uint32_t)((uint32_t)S(0) + I(1)) + I(2);
     if (UNLIKELY(ea + 8 > msize))
@@ -731,6 +775,22 @@ L_REF_IS_NULL:
     if (CMP_##cc(u64, r, sx32(I(0))))                                                              \
         BRANCH(1);                                                                                 \
     NEXT(2);                                                                                       \
+    L_BRA_I32_##cc:                                                                                \
+    {                                                                                              \
+        uint32_t x_ = (uint32_t)S(0) + (uint32_t)S(1);                                             \
+        S(0) = x_;                                                                                 \
+        if (CMP_##cc(u32, x_, S(2)))                                                               \
+            BRANCH(3);                                                                             \
+        NEXT(4);                                                                                   \
+    }                                                                                              \
+    L_BRA_I32_##cc##_IMM:                                                                          \
+    {                                                                                              \
+        uint32_t x_ = (uint32_t)S(0) + (uint32_t)S(1);                                             \
+        S(0) = x_;                                                                                 \
+        if (CMP_##cc(u32, x_, I(2)))                                                               \
+            BRANCH(3);                                                                             \
+        NEXT(4);                                                                                   \
+    }                                                                                              \
     L_BR_I32_##cc:                                                                                 \
     if (CMP_##cc(u32, S(0), S(1)))                                                                 \
         BRANCH(2);                                                                                 \
@@ -1052,6 +1112,36 @@ L_F64_SUB_SR:
     FBODY64(f64_of(S(1)), fd, 2, a - b)
 L_F64_DIV_SR:
     FBODY64(f64_of(S(1)), fd, 2, a / b)
+/* the memory operand: f64 at (u32)(S(k) + I(k+1)) + I(k+2) */
+#define MEM_F64(k, out)                                                                            \
+    do {                                                                                           \
+        uint64_t ea_ = (uint64_t)(uint32_t)((uint32_t)S(k) + I((k) + 1)) + I((k) + 2);             \
+        if (UNLIKELY(ea_ + 8 > msize))                                                             \
+            TRAP(WASM_TRAP_MEMORY_OOB);                                                            \
+        memcpy(&(out), mem + ea_, 8);                                                              \
+    } while (0)
+#define FMEM(name, words, k, A, B, expr)                                                           \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        double m_;                                                                                 \
+        MEM_F64(k, m_);                                                                            \
+        double a = (A), b = (B);                                                                   \
+        fd = (expr);                                                                               \
+        S(0) = f64_bits(fd);                                                                       \
+        NEXT(words);                                                                               \
+    }
+    FMEM(F64_ADD_RM, 4, 1, fd, m_, a + b)
+    FMEM(F64_SUB_RM, 4, 1, fd, m_, a - b)
+    FMEM(F64_MUL_RM, 4, 1, fd, m_, a * b)
+    FMEM(F64_DIV_RM, 4, 1, fd, m_, a / b)
+    FMEM(F64_SUB_MR, 4, 1, m_, fd, a - b)
+    FMEM(F64_DIV_MR, 4, 1, m_, fd, a / b)
+    FMEM(F64_ADD_SM, 5, 2, f64_of(S(1)), m_, a + b)
+    FMEM(F64_SUB_SM, 5, 2, f64_of(S(1)), m_, a - b)
+    FMEM(F64_MUL_SM, 5, 2, f64_of(S(1)), m_, a * b)
+    FMEM(F64_DIV_SM, 5, 2, f64_of(S(1)), m_, a / b)
+    FMEM(F64_SUB_MS, 5, 2, m_, f64_of(S(1)), a - b)
+    FMEM(F64_DIV_MS, 5, 2, m_, f64_of(S(1)), a / b)
     FUN64(F64_CEIL, f64_ceil(a))
     FUN64(F64_FLOOR, f64_floor(a))
     FUN64(F64_TRUNC, f64_trunc(a))
@@ -1285,6 +1375,8 @@ wasm_status wasm_interp_call(wasm_store *store, wasm_func *func, uint64_t *slots
     uint64_t *fp = store->stack + lo;
     uint64_t *csp = store->stack + hi - WASM_FRAME_REC;
     memcpy(fp, slots, (size_t)code->nparams * sizeof *fp);
+    if (code->nzero)
+        memset(fp + code->nparams, 0, WASM_CALL_ZERO * sizeof *fp);
 
     /* the entry frame returns to an EXIT op */
     uint32_t exit_code[OP_HW];

@@ -36,16 +36,15 @@
 #define RF 2
 
 /* Integer comparisons, in the order of the wasm opcodes i32.eq .. i32.ge_u. */
-#define WASM_ICMPS(F, X)                                                                  \
-    F(X, EQ)                                                                              \
-    F(X, NE) F(X, LT_S) F(X, LT_U) F(X, GT_S) F(X, GT_U) F(X, LE_S) F(X, LE_U) F(X, GE_S) \
-        F(X, GE_U)
+#define WASM_ICMPS(F, X) \
+    F(X, EQ)             \
+    F(X, NE) F(X, LT_S) F(X, LT_U) F(X, GT_S) F(X, GT_U) F(X, LE_S) F(X, LE_U) F(X, GE_S) F(X, GE_U)
 
 /* Integer binary ops with an immediate form (b replaced by a 32-bit imm, sign-extended for i64). */
-#define WASM_IBIN_IMM(F, X)                                                                       \
-    F(X, ADD)                                                                                     \
-    F(X, SUB) F(X, MUL) F(X, AND) F(X, OR) F(X, XOR) F(X, SHL) F(X, SHR_S) F(X, SHR_U) F(X, ROTL) \
-        F(X, ROTR)
+#define WASM_IBIN_IMM(F, X) \
+    F(X, ADD)               \
+    F(X, SUB)               \
+    F(X, MUL) F(X, AND) F(X, OR) F(X, XOR) F(X, SHL) F(X, SHR_S) F(X, SHR_U) F(X, ROTL) F(X, ROTR)
 
 #define WASM_OPS(X)                                                                                \
     /* control */                                                                                  \
@@ -61,6 +60,8 @@
     X(BR_Z_R, 1, RN)                                                                               \
     X(BR_NZ64_R, 1, RN)                                                                            \
     X(BR_Z64_R, 1, RN)                                                                             \
+    X(BRI_NZ, 3, RN) /* x inc off: x += inc (i32), branch if x != 0 */                             \
+    X(BRI_Z, 3, RN)                                                                                \
     X(BR_TABLE, 2, RN) /* a n, then n+1 offs (last = default) */                                   \
     X(RETURN0, 0, RN)                                                                              \
     X(RETURN1, 1, RN)               /* a: fp[0] = a */                                             \
@@ -70,13 +71,16 @@
     X(CALL_IMPORT, 2, RN)           /* funcidx argbase */                                          \
     X(CALL_INDIRECT, 3 + OP_HW, RN) /* type* table a argbase */                                    \
     /* data movement */                                                                            \
-    X(COPY, 2, RI)       /* d a */                                                                 \
-    X(COPY2, 4, RN)      /* d1 a1 d2 a2 */                                                         \
-    X(CONST32, 2, RN)    /* d imm (zero-extended) */                                               \
-    X(CONST64, 3, RN)    /* d lo hi */                                                             \
-    X(PROLOGUE, 3, RN)   /* n off slot, n lo/hi pairs: zero locals, load pool, jump */             \
-    X(SELECT, 4, RI)     /* d a b c: d = c ? a : b */                                              \
-    X(SELECT_R, 3, RI)   /* d a b: d = r ? a : b */                                                \
+    X(COPY, 2, RI)     /* d a */                                                                   \
+    X(COPY2, 4, RI)    /* d1 a1 d2 a2: two copies in order */                                      \
+    X(ADD_IMM2, 6, RI) /* d1 a1 k1 d2 a2 k2: two i32 adds of immediates, in order */               \
+    X(CONST32, 2, RN)  /* d imm (zero-extended) */                                                 \
+    X(CONST64, 3, RN)  /* d lo hi */                                                               \
+    X(PROLOGUE, 3, RN) /* n off slot, n lo/hi pairs: zero locals, load pool, jump */               \
+    X(SELECT, 4, RI)   /* d a b c: d = c ? a : b */                                                \
+    X(SELECT_R, 3, RI) /* d a b: d = r ? a : b */                                                  \
+    X(SELECT64, 4, RI) /* d a b c: d = c ? a : b, testing all 64 bits of c */                      \
+    X(SELECT64_R, 3, RI)                                                                           \
     X(GLOBAL_GET, 2, RI) /* d idx */                                                               \
     X(GLOBAL_SET, 2, RN) /* idx a */                                                               \
     /* memory: loads d a imm offset, stores v a imm offset; the address is                         \
@@ -108,6 +112,10 @@
     X(STORE32_R, 3, RN)                                                                            \
     X(STORE64_R, 3, RN)                                                                            \
     X(STORE64_F, 3, RN)                                                                            \
+    X(STORE8_AR, 3, RN) /* v imm offset: the address base is the integer register */               \
+    X(STORE16_AR, 3, RN)                                                                           \
+    X(STORE32_AR, 3, RN)                                                                           \
+    X(STORE64_AR, 3, RN)                                                                           \
     X(MEMORY_SIZE, 1, RN) /* d */                                                                  \
     X(MEMORY_GROW, 2, RN) /* d a */                                                                \
     X(MEMORY_INIT, 4, RN) /* seg d s n */                                                          \
@@ -125,7 +133,8 @@
     X(ELEM_DROP, 1, RN)   /* seg */                                                                \
     X(REF_FUNC, 2, RN)    /* d funcidx */                                                          \
     X(REF_IS_NULL, 2, RI) /* d a */                                                                \
-    /* fused compare-and-branch: a b off / a imm off; BRI_: x inc b off, x += inc first */         \
+    /* fused compare-and-branch: a b off / a imm off; BRI_: x inc b off, x += inc first; BRA_: x y \
+     * b off, x += y first */                                                                      \
     WASM_ICMPS(WASM_OPS_BR_CMP, X)                                                                 \
     /* i32 */                                                                                      \
     X(I32_EQZ, 2, RI)                                                                              \
@@ -233,6 +242,20 @@
     X(F64_ABS_R, 1, RF)                                                                            \
     X(F64_NEG_R, 1, RF)                                                                            \
     X(F64_SQRT_R, 1, RF)                                                                           \
+    /* f64 with a memory operand M = f64 at (u32)(base + imm) + offset; R the f64 register,        \
+     * S a slot: _RM/_MR d base imm offset, _SM d a base imm offset, _MS d b base imm offset */    \
+    X(F64_ADD_RM, 4, RF)                                                                           \
+    X(F64_SUB_RM, 4, RF)                                                                           \
+    X(F64_MUL_RM, 4, RF)                                                                           \
+    X(F64_DIV_RM, 4, RF)                                                                           \
+    X(F64_SUB_MR, 4, RF)                                                                           \
+    X(F64_DIV_MR, 4, RF)                                                                           \
+    X(F64_ADD_SM, 5, RF)                                                                           \
+    X(F64_SUB_SM, 5, RF)                                                                           \
+    X(F64_MUL_SM, 5, RF)                                                                           \
+    X(F64_DIV_SM, 5, RF)                                                                           \
+    X(F64_SUB_MS, 5, RF)                                                                           \
+    X(F64_DIV_MS, 5, RF)                                                                           \
     /* conversions (d a); wrap and reinterpret need no op in slot form */                          \
     X(I32_TRUNC_F32_S, 2, RI)                                                                      \
     X(I32_TRUNC_F32_U, 2, RI)                                                                      \
@@ -279,22 +302,26 @@
     X(I64_TRUNC_SAT_F64_U, 2, RI)
 
 /* Family expanders: X(name, operand words, register). */
-#define WASM_OPS_BR_CMP(X, cc)                                                                \
-    X(BR_I32_##cc, 3, RN)                                                                     \
-    X(BR_I32_##cc##_IMM, 3, RN) X(BR_I64_##cc, 3, RN) X(BR_I64_##cc##_IMM, 3, RN)             \
-        X(BRI_I32_##cc, 4, RN) X(BRI_I32_##cc##_IMM, 4, RN) X(BRI_I64_##cc, 4, RN)            \
-            X(BRI_I64_##cc##_IMM, 4, RN) X(BR_I32_##cc##_R, 2, RN) X(BR_I32_##cc##_RI, 2, RN) \
-                X(BR_I64_##cc##_R, 2, RN) X(BR_I64_##cc##_RI, 2, RN)
-#define WASM_OPS_CMP32(X, cc) \
+// clang-format off
+#define WASM_OPS_BR_CMP(X, cc)                                                                     \
+    X(BR_I32_##cc, 3, RN) X(BR_I32_##cc##_IMM, 3, RN)                                              \
+    X(BR_I64_##cc, 3, RN) X(BR_I64_##cc##_IMM, 3, RN)                                              \
+    X(BRI_I32_##cc, 4, RN) X(BRI_I32_##cc##_IMM, 4, RN)                                            \
+    X(BRI_I64_##cc, 4, RN) X(BRI_I64_##cc##_IMM, 4, RN)                                            \
+    X(BR_I32_##cc##_R, 2, RN) X(BR_I32_##cc##_RI, 2, RN)                                           \
+    X(BR_I64_##cc##_R, 2, RN) X(BR_I64_##cc##_RI, 2, RN)                                           \
+    X(BRA_I32_##cc, 4, RN) X(BRA_I32_##cc##_IMM, 4, RN)
+#define WASM_OPS_CMP32(X, cc)                                                                      \
     X(I32_##cc, 3, RI) X(I32_##cc##_IMM, 3, RI) X(I32_##cc##_R, 2, RI) X(I32_##cc##_RI, 2, RI)
-#define WASM_OPS_CMP64(X, cc) \
+#define WASM_OPS_CMP64(X, cc)                                                                      \
     X(I64_##cc, 3, RI) X(I64_##cc##_IMM, 3, RI) X(I64_##cc##_R, 2, RI) X(I64_##cc##_RI, 2, RI)
 #define WASM_OPS_BIN32_IMM(X, op) X(I32_##op##_IMM, 3, RI)
 #define WASM_OPS_BIN64_IMM(X, op) X(I64_##op##_IMM, 3, RI)
-#define WASM_OPS_BIN32_REG(X, op) \
+#define WASM_OPS_BIN32_REG(X, op)                                                                  \
     X(I32_##op##_R, 2, RI) X(I32_##op##_RI, 2, RI) X(I32_##op##_SR, 2, RI)
-#define WASM_OPS_BIN64_REG(X, op) \
+#define WASM_OPS_BIN64_REG(X, op)                                                                  \
     X(I64_##op##_R, 2, RI) X(I64_##op##_RI, 2, RI) X(I64_##op##_SR, 2, RI)
+// clang-format on
 
 #define WASM_OPS_X(name, words, reg) OP_##name,
 enum wasm_op { WASM_OPS(WASM_OPS_X) OP_COUNT_ };

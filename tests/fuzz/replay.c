@@ -17,7 +17,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { MAX_INPUT = 16 << 20 };
+enum { REPLAY_MAX_BYTES = 16 << 20 };
 
 static int replay_file(const char *path)
 {
@@ -26,8 +26,8 @@ static int replay_file(const char *path)
         fprintf(stderr, "replay: cannot open %s\n", path);
         return -1;
     }
-    uint8_t *buf = malloc(MAX_INPUT);
-    size_t n = buf ? fread(buf, 1, MAX_INPUT, f) : 0;
+    uint8_t *buf = malloc(REPLAY_MAX_BYTES);
+    size_t n = buf ? fread(buf, 1, REPLAY_MAX_BYTES, f) : 0;
     fclose(f);
     if (!buf)
         return -1;
