@@ -1,21 +1,43 @@
 /*
  * compile.c — translation of validated function bodies into slot code.
  *
- * One pass per body. A compile-time virtual stack mirrors the operand stack:
- * an entry is either already in its temp slot (params + locals + height), or
- * still a pending reference to a local or a constant that consumers can use
- * in place. Pending entries are materialised into their temp slots when a
- * local they name is about to be written, at every block entry (so that no
- * later materialisation can run on only some of the paths reaching a merge)
- * and whenever a value must sit in its canonical slot (call arguments, values
- * carried by branches, block results at merge points).
+ * One pass per body (plus a quick pre-scan for constants). Frame layout:
+ * params, declared locals, the constant pool, then the operand-stack temps
+ * (slot = T + stack height). The pieces, in the order a value meets them:
+ *
+ * Virtual stack. An entry is in its temp slot (V_TEMP), a local read in place
+ * (V_LOCAL), a constant (V_CONST, served from the pool or as an immediate), or
+ * a pending i32 address sum (V_ADD: base + index << k + imm, or base - index)
+ * that loads and stores fold into their address. Pending entries are
+ * materialised into their temp slot when a slot they read is about to be
+ * written, at every block entry (so no later materialisation runs on only
+ * some of the paths into a merge), and wherever a value must be in its
+ * canonical slot: call arguments, values carried by branches, block results.
+ *
+ * Constant pool. The pre-scan collects the body's distinct constants; the
+ * ones an op needs as a slot operand are loaded by the entry prologue (which
+ * also zeroes the locals; functions with a few locals and no pool have the
+ * call zero them instead).
+ *
+ * Peephole state. `last` describes the op just emitted (and `prev` the one
+ * before) while nothing else follows it. It drives: retargeting (`...;
+ * local.set x` makes the op write x), compare-and-branch fusion (also with
+ * the preceding `x += imm` / `x += y`), register forms (see ops.h: an op
+ * reading the value the previous op left in the register), multiply-add,
+ * f64 arithmetic on a just-loaded operand, select on eqz, and pairing of
+ * consecutive copies and adds.
+ *
+ * Locals. A local written with a pending sum is known to equal it until a
+ * label or a write to it or its base, so later reads fold into addresses
+ * too; and a plain write followed by another write to the same local, with
+ * no read, branch or label between, is cut out of the code again.
  *
  * Fuel: every label (loop header, targeted block end, else, if end, function
  * entry) starts a basic block with a FUEL op whose count is the number of wasm
  * instructions up to the next label. Falling into a label runs the FUEL op;
  * every branch jumps just past it and charges the count itself (the word
  * before any branch target is always a count), so a loop back-edge costs no
- * extra dispatch.
+ * extra dispatch. Unreachable code is skipped, not emitted.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,21 +46,27 @@
 #include "ops.h"
 #include "reader.h"
 
-#define NONE UINT32_MAX
-#define MAX_WORDS (1u << 30)   /* keeps branch displacements well inside int32 */
-#define MAX_SLOTS (1u << 28)   /* frame slots of one function */
+#define NONE      UINT32_MAX
+#define MAX_WORDS (1u << 30) /* keeps branch displacements well inside int32 */
+#define MAX_SLOTS (1u << 28) /* frame slots of one function */
 
 /* A virtual stack entry: in its temp slot, a local read in place, a constant,
- * or an i32 sum `slot + imm` not computed yet (so that loads and stores can
- * take it as their address). `local` is the slot V_LOCAL and V_ADD read: a
- * local, or for V_ADD possibly the entry's own temp slot. */
+ * or an i32 address-like sum not computed yet (so that loads and stores can
+ * take it as their address): V_ADD is `local + index term + imm` where the
+ * index term is 0 (idx NONE), `idx << (mode & 31)`, or `-idx` (mode bit 8),
+ * and local may be NONE (no base). The slots a V_ADD reads are locals, or the
+ * entry's own temp slot (nothing else writes it while the entry lives). */
 enum { V_TEMP, V_LOCAL, V_CONST, V_ADD };
+
+#define X_NEG 0x100u /* mode: subtract idx */
 
 typedef struct vval {
     uint8_t kind;
     uint32_t local;
     uint64_t imm;
     uint32_t alias; /* V_ADD: a local known to hold the same value, or NONE */
+    uint32_t idx;   /* V_ADD: index slot or NONE */
+    uint32_t mode;  /* V_ADD: shift | X_NEG */
 } vval;
 
 #define POOL_MAX   512  /* distinct constants given a frame slot per function */
@@ -49,18 +77,18 @@ enum { C_FUNC, C_BLOCK, C_LOOP, C_IF };
 
 typedef struct ctl {
     uint8_t kind;
-    bool dead;       /* the rest of this block is unreachable */
-    bool targeted;   /* a forward branch goes to its end */
-    uint32_t base;   /* stack height below the block's params */
+    bool dead;     /* the rest of this block is unreachable */
+    bool targeted; /* a forward branch goes to its end */
+    uint32_t base; /* stack height below the block's params */
     uint32_t nparams, nresults;
-    uint32_t patch;  /* chain of branch words to patch with the end label (+1; 0 ends) */
+    uint32_t patch;     /* chain of branch words to patch with the end label (+1; 0 ends) */
     uint32_t else_site; /* if: branch word to the else label / end (+1), 0 once bound */
-    uint32_t head;   /* loop: position of the header label */
+    uint32_t head;      /* loop: position of the header label */
 } ctl;
 
 /* What the last emitted op was, for peephole fusion and retargeting. Valid
  * only while no other code or label followed it (pos == NONE otherwise). */
-enum { P_NONE, P_CMP, P_EQZ, P_ADDI, P_ADDI2, P_ADDS, P_COPY };
+enum { P_NONE, P_CMP, P_EQZ, P_ADDI, P_ADDI2, P_ADDS, P_COPY, P_MUL };
 typedef struct peep {
     uint32_t pos;    /* start of the op */
     uint32_t end;    /* one past it */
@@ -68,13 +96,14 @@ typedef struct peep {
     uint32_t height; /* stack entry it produced, or NONE */
     uint8_t kind;    /* P_CMP: cc/is64/imm/a/b; P_EQZ: is64/a; P_ADDI: is64/a/b imm;
                         P_ADDI2: second add as P_ADDI, first in x1 x2 x3 (d a imm);
-                        P_ADDS: i32 add of slots a b; P_COPY: a single COPY */
+                        P_ADDS: i32 add of slots a b; P_COPY: a single COPY;
+                        P_MUL: a multiply, a b its operands (with uses_r: a the other one) */
     uint8_t cc;
     bool is64, imm;
-    uint8_t reg;     /* RI / RF: the op leaves its result in that register too */
-    uint16_t op;     /* the op */
-    bool uses_r;     /* the op reads a register (a register form) */
-    uint32_t a, b;   /* P_CMP/P_EQZ: with uses_r, a names the slot the register mirrors */
+    uint8_t reg;   /* RI / RF: the op leaves its result in that register too */
+    uint16_t op;   /* the op */
+    bool uses_r;   /* the op reads a register (a register form) */
+    uint32_t a, b; /* P_CMP/P_EQZ: with uses_r, a names the slot the register mirrors */
     uint32_t x1, x2, x3;
 } peep;
 
@@ -86,11 +115,11 @@ typedef struct comp {
     vval *vs;
     uint32_t vh, vcap, vmax;
     uint32_t pend_lo; /* entries below are all V_TEMP */
-    uint32_t npend;   /* V_LOCAL entries on the stack */
+    uint32_t npend;   /* V_LOCAL and V_ADD entries on the stack */
     ctl *cs;
     uint32_t ch, ccap;
-    uint32_t L;       /* params + locals */
-    uint32_t T;       /* slot of stack height 0: L + constant pool size */
+    uint32_t L; /* params + locals */
+    uint32_t T; /* slot of stack height 0: L + constant pool size */
     /* constant pool: slots L .. L+npool, found by value through a hash table */
     uint64_t *pool_val;  /* npool values */
     uint8_t *pool_used;  /* npool flags: the prologue loads only used ones */
@@ -102,8 +131,8 @@ typedef struct comp {
     bool entry_block;
     uint8_t *written; /* ZERO_TRACK flags */
     uint32_t nparams;
-    peep last; /* the op just emitted */
-    peep prev; /* the op right before it */
+    peep last;   /* the op just emitted */
+    peep prev;   /* the op right before it */
     int emit_op; /* the op put_op started */
     /* Locals known to equal `base + imm` (valid until a label, or a write to
      * the local or its base), and writes to locals that are dead if the local
@@ -383,7 +412,7 @@ static void vpush(comp *c, uint8_t kind, uint32_t local, uint64_t imm)
         c->pend_lo = c->vh;
     if (kind == V_LOCAL || kind == V_ADD)
         c->npend++;
-    c->vs[c->vh++] = (vval){kind, local, imm, NONE};
+    c->vs[c->vh++] = (vval){kind, local, imm, NONE, NONE, 0};
     if (c->vh > c->vmax)
         c->vmax = c->vh;
 }
@@ -498,6 +527,61 @@ static void emit_add_imm(comp *c, uint32_t d, uint32_t a, uint32_t imm)
     c->last.b = imm;
 }
 
+/* Loads and stores: their scaled-index forms come in the order _X, _XN, _XS. */
+static const uint16_t mem_x[OP_COUNT_] = {
+    [OP_LOAD8S] = OP_LOAD8S_X,   [OP_LOAD8U] = OP_LOAD8U_X,   [OP_LOAD16S] = OP_LOAD16S_X,
+    [OP_LOAD16U] = OP_LOAD16U_X, [OP_LOAD32] = OP_LOAD32_X,   [OP_LOAD32S] = OP_LOAD32S_X,
+    [OP_LOAD64] = OP_LOAD64_X,   [OP_LOAD64F] = OP_LOAD64F_X, [OP_STORE8] = OP_STORE8_X,
+    [OP_STORE16] = OP_STORE16_X, [OP_STORE32] = OP_STORE32_X, [OP_STORE64] = OP_STORE64_X,
+};
+
+/* The operand words of a scaled-index form (see ops.h) without the offset. */
+static void put_xaddr(comp *c, uint32_t base, uint32_t idx, uint32_t mode, uint32_t imm)
+{
+    if (base != NONE)
+        put(c, base);
+    put(c, idx);
+    if (!(mode & X_NEG))
+        put(c, mode & 31);
+    put(c, imm);
+}
+
+/* The scaled-index form of op for a sum (base may be NONE). */
+static uint16_t xform(uint16_t op, uint32_t base, uint32_t mode)
+{
+    int k = base == NONE ? 1 : (mode & X_NEG) ? 2 : 0;
+    return (uint16_t)(mem_x[op] + k);
+}
+
+/* d = base + (idx << shift) + imm, or base - idx + imm: a plain add where it
+ * is one (so that loop-exit branches can fuse it), else one LEA. */
+static void emit_sum(comp *c, uint32_t d, const vval *v)
+{
+    if (v->idx == NONE) {
+        emit_add_imm(c, d, v->local, (uint32_t)v->imm);
+        return;
+    }
+    uint32_t h = d >= c->T ? d - c->T : NONE;
+    if (v->local != NONE && (uint32_t)v->imm == 0 && (v->mode & 31) == 0) {
+        bool sub = v->mode & X_NEG;
+        uint32_t at = put_op(c, sub ? OP_I32_SUB : OP_I32_ADD);
+        put(c, d);
+        put(c, v->local);
+        put(c, v->idx);
+        set_last(c, at, at + OP_HW, h);
+        if (!sub) {
+            c->last.kind = P_ADDS;
+            c->last.a = v->local;
+            c->last.b = v->idx;
+        }
+        return;
+    }
+    uint32_t at = put_op(c, v->local == NONE ? OP_LEA_N : (v->mode & X_NEG) ? OP_LEA_S : OP_LEA);
+    put(c, d);
+    put_xaddr(c, v->local, v->idx, v->mode, (uint32_t)v->imm);
+    set_last(c, at, at + OP_HW, h);
+}
+
 /* Writes the value of entry v into slot d. */
 static void emit_value(comp *c, uint32_t d, const vval *v, uint32_t temp)
 {
@@ -509,7 +593,7 @@ static void emit_value(comp *c, uint32_t d, const vval *v, uint32_t temp)
         emit_const(c, d, v->imm);
         break;
     case V_ADD:
-        emit_add_imm(c, d, v->local, (uint32_t)v->imm);
+        emit_sum(c, d, v);
         break;
     default:
         emit_copy(c, d, temp);
@@ -591,13 +675,24 @@ static uint32_t opnd(comp *c, uint32_t i)
     return v->kind == V_LOCAL ? v->local : c->T + i;
 }
 
-/* The address operand of a load or store: base slot and a wrapping i32 addend. */
-static void addr_opnd(comp *c, uint32_t i, uint32_t *base, uint32_t *imm)
+/* The address operand of a load or store: base slot and a wrapping i32
+ * addend, or with *idx != NONE a scaled-index sum (base may be NONE). */
+static void addr_opnd(comp *c, uint32_t i, uint32_t *base, uint32_t *imm, uint32_t *idx,
+                      uint32_t *mode)
 {
     vval *v = &c->vs[i];
-    if (v->kind == V_ADD) {
-        *base = v->local;
+    *idx = NONE;
+    *mode = 0;
+    if (v->kind == V_ADD && v->idx != NONE && v->alias != NONE) {
+        /* the sum also sits in a local: a plain access is cheaper */
+        note_read(c, v->alias);
+        *base = v->alias;
+        *imm = 0;
+    } else if (v->kind == V_ADD) {
         *imm = (uint32_t)v->imm;
+        *base = v->local;
+        *idx = v->idx;
+        *mode = v->mode;
     } else {
         *base = opnd(c, i);
         *imm = 0;
@@ -606,7 +701,18 @@ static void addr_opnd(comp *c, uint32_t i, uint32_t *base, uint32_t *imm)
 
 static bool reads_slot(const vval *v, uint32_t x)
 {
-    return (v->kind == V_LOCAL || v->kind == V_ADD) && v->local == x;
+    if (v->kind == V_LOCAL)
+        return v->local == x;
+    return v->kind == V_ADD && (v->local == x || v->idx == x);
+}
+
+/* A V_ADD (or local) usable at another height: it reads locals only. */
+static bool movable(const comp *c, const vval *v)
+{
+    if (v->kind == V_LOCAL)
+        return true;
+    return v->kind == V_ADD && (v->local == NONE || v->local < c->L) &&
+           (v->idx == NONE || v->idx < c->L);
 }
 
 /* Before local x is written: entries that still read it get their own copy. */
@@ -639,13 +745,13 @@ static bool local_referenced(const comp *c, uint32_t x, uint32_t below)
 static const uint8_t cc_swap[10] = {0, 1, 4, 5, 2, 3, 8, 9, 6, 7};
 static const uint8_t cc_neg[10] = {1, 0, 8, 9, 6, 7, 4, 5, 2, 3};
 
-#define CC_ROW(X, cc)                                                                              \
-    {OP_I32_##cc,     OP_I32_##cc##_IMM,     OP_I64_##cc,     OP_I64_##cc##_IMM,                   \
-     OP_BR_I32_##cc,  OP_BR_I32_##cc##_IMM,  OP_BR_I64_##cc,  OP_BR_I64_##cc##_IMM,                \
-     OP_BRI_I32_##cc, OP_BRI_I32_##cc##_IMM, OP_BRI_I64_##cc, OP_BRI_I64_##cc##_IMM,               \
-     OP_I32_##cc##_R, OP_I32_##cc##_RI,     OP_I64_##cc##_R, OP_I64_##cc##_RI,                     \
-     OP_BR_I32_##cc##_R, OP_BR_I32_##cc##_RI, OP_BR_I64_##cc##_R, OP_BR_I64_##cc##_RI,             \
-     OP_BRA_I32_##cc, OP_BRA_I32_##cc##_IMM},
+#define CC_ROW(X, cc)                                                                      \
+    {OP_I32_##cc,        OP_I32_##cc##_IMM,     OP_I64_##cc,        OP_I64_##cc##_IMM,     \
+     OP_BR_I32_##cc,     OP_BR_I32_##cc##_IMM,  OP_BR_I64_##cc,     OP_BR_I64_##cc##_IMM,  \
+     OP_BRI_I32_##cc,    OP_BRI_I32_##cc##_IMM, OP_BRI_I64_##cc,    OP_BRI_I64_##cc##_IMM, \
+     OP_I32_##cc##_R,    OP_I32_##cc##_RI,      OP_I64_##cc##_R,    OP_I64_##cc##_RI,      \
+     OP_BR_I32_##cc##_R, OP_BR_I32_##cc##_RI,   OP_BR_I64_##cc##_R, OP_BR_I64_##cc##_RI,   \
+     OP_BRA_I32_##cc,    OP_BRA_I32_##cc##_IMM},
 enum {
     CC_I32,
     CC_I32_IMM,
@@ -681,10 +787,22 @@ typedef struct numop {
     uint16_t op, op_imm;
 } numop;
 
-#define UN(o)        {N_UN, 0, OP_##o, 0}
-#define BIN(o)       {N_BIN, 0, OP_##o, 0}
-#define BINI(o, f)   {N_BIN, f, OP_##o, OP_##o##_IMM}
-#define BINI64(o, f) {N_BIN, (f) | F_I64, OP_##o, OP_##o##_IMM}
+#define UN(o)              \
+    {                      \
+        N_UN, 0, OP_##o, 0 \
+    }
+#define BIN(o)              \
+    {                       \
+        N_BIN, 0, OP_##o, 0 \
+    }
+#define BINI(o, f)                     \
+    {                                  \
+        N_BIN, f, OP_##o, OP_##o##_IMM \
+    }
+#define BINI64(o, f)                             \
+    {                                            \
+        N_BIN, (f) | F_I64, OP_##o, OP_##o##_IMM \
+    }
 
 static const numop numops[0xc5 + 8] = {
     [0x45] = {N_EQZ32, 0, OP_I32_EQZ, 0},
@@ -827,10 +945,9 @@ static const numop numops[0xc5 + 8] = {
 
 /* Loads 0x28..0x35 and stores 0x36..0x3e. */
 static const uint16_t memops[0x3f - 0x28] = {
-    OP_LOAD32,  OP_LOAD64,  OP_LOAD32,  OP_LOAD64,  OP_LOAD8S,  OP_LOAD8U,  OP_LOAD16S,
-    OP_LOAD16U, OP_LOAD8S,  OP_LOAD8U,  OP_LOAD16S, OP_LOAD16U, OP_LOAD32S, OP_LOAD32,
-    OP_STORE32, OP_STORE64, OP_STORE32, OP_STORE64, OP_STORE8,  OP_STORE16, OP_STORE8,
-    OP_STORE16, OP_STORE32,
+    OP_LOAD32,  OP_LOAD64,  OP_LOAD32,  OP_LOAD64,  OP_LOAD8S,  OP_LOAD8U,  OP_LOAD16S, OP_LOAD16U,
+    OP_LOAD8S,  OP_LOAD8U,  OP_LOAD16S, OP_LOAD16U, OP_LOAD32S, OP_LOAD32,  OP_STORE32, OP_STORE64,
+    OP_STORE32, OP_STORE64, OP_STORE8,  OP_STORE16, OP_STORE8,  OP_STORE16, OP_STORE32,
 };
 
 /* Register forms: r (first operand from the register), ri (register and
@@ -844,8 +961,7 @@ typedef struct rform {
 #define RF_BIN32(X, op) [OP_I32_##op] = {OP_I32_##op##_R, OP_I32_##op##_RI, OP_I32_##op##_SR, RI},
 #define RF_BIN64(X, op) [OP_I64_##op] = {OP_I64_##op##_R, OP_I64_##op##_RI, OP_I64_##op##_SR, RI},
 static const rform rforms[OP_COUNT_] = {
-    WASM_IBIN_IMM(RF_BIN32, _) WASM_IBIN_IMM(RF_BIN64, _)
-    [OP_I32_EQZ] = {OP_I32_EQZ_R, 0, 0, RI},
+    WASM_IBIN_IMM(RF_BIN32, _) WASM_IBIN_IMM(RF_BIN64, _)[OP_I32_EQZ] = {OP_I32_EQZ_R, 0, 0, RI},
     [OP_I64_EQZ] = {OP_I64_EQZ_R, 0, 0, RI},
     [OP_I64_EXTEND_I32_S] = {OP_I64_EXTEND_I32_S_R, 0, 0, RI},
     [OP_I64_EXTEND_I32_U] = {OP_I64_EXTEND_I32_U_R, 0, 0, RI},
@@ -915,6 +1031,145 @@ static uint32_t emit_unary(comp *c, uint16_t op)
     return a;
 }
 
+/* Pushes the pending sum v (see vval). */
+static void push_sum(comp *c, vval v)
+{
+    vpush(c, V_ADD, v.local, (uint32_t)v.imm);
+    if (!c->fail) {
+        c->vs[c->vh - 1].idx = v.idx;
+        c->vs[c->vh - 1].mode = v.mode;
+    }
+}
+
+/* Entry at height h as a base (`local + imm`, no index term), in *out. */
+static bool as_base(const comp *c, uint32_t h, vval *out)
+{
+    const vval *v = &c->vs[h];
+    *out = (vval){V_ADD, NONE, 0, NONE, NONE, 0};
+    if (v->kind == V_LOCAL || v->kind == V_TEMP) {
+        out->local = v->kind == V_LOCAL ? v->local : c->T + h;
+        return true;
+    }
+    if (v->kind == V_ADD && v->idx == NONE) {
+        out->local = v->local;
+        out->imm = v->imm;
+        return true;
+    }
+    return false;
+}
+
+/* Entry at height h as an index term (no base), in *out. */
+static bool as_index(const comp *c, uint32_t h, vval *out)
+{
+    const vval *v = &c->vs[h];
+    *out = (vval){V_ADD, NONE, 0, NONE, NONE, 0};
+    if (v->kind == V_LOCAL || v->kind == V_TEMP) {
+        out->idx = v->kind == V_LOCAL ? v->local : c->T + h;
+        return true;
+    }
+    if (v->kind == V_ADD && v->local == NONE && v->idx != NONE) {
+        *out = *v;
+        return true;
+    }
+    return false;
+}
+
+/* Slots the sum reads must survive its move to height h: locals, or T+h. */
+static bool sum_fits(const comp *c, const vval *v, uint32_t h)
+{
+    uint32_t own = c->T + h;
+    return (v->local == NONE || v->local < c->L || v->local == own) &&
+           (v->idx == NONE || v->idx < c->L || v->idx == own);
+}
+
+/* i32 address arithmetic stays pending so that loads and stores can fold it:
+ * `x + k`, `x - k`, `x << k`, `base + index`, `base - local`. */
+static bool emit_pending_sum(comp *c, uint16_t op)
+{
+    uint32_t ia = c->vh - 2, ib = c->vh - 1;
+    vval va = c->vs[ia], vb = c->vs[ib], r, b;
+    if (op == OP_I32_ADD || op == OP_I32_SUB) {
+        if (vb.kind == V_CONST && va.kind != V_CONST) {
+            uint32_t k = op == OP_I32_SUB ? 0u - (uint32_t)vb.imm : (uint32_t)vb.imm;
+            if (va.kind == V_ADD && va.idx != NONE && va.alias != NONE) {
+                /* the indexed sum also sits in a local: add to that instead */
+                note_read(c, va.alias);
+                r = (vval){V_ADD, va.alias, 0, NONE, NONE, 0};
+            } else if (va.kind == V_ADD) {
+                r = va;
+            } else {
+                as_base(c, ia, &r);
+            }
+            r.imm = (uint32_t)r.imm + k;
+        } else if (op == OP_I32_ADD && va.kind == V_CONST && vb.kind != V_CONST &&
+                   movable(c, &vb)) {
+            if (vb.kind == V_ADD)
+                r = vb;
+            else
+                as_base(c, ib, &r);
+            r.imm = (uint32_t)r.imm + (uint32_t)va.imm;
+        } else if (op == OP_I32_ADD && as_base(c, ia, &r) && as_index(c, ib, &b)) {
+            r.idx = b.idx, r.mode = b.mode, r.imm = (uint32_t)r.imm + (uint32_t)b.imm;
+        } else if (op == OP_I32_ADD && as_base(c, ib, &r) && as_index(c, ia, &b)) {
+            r.idx = b.idx, r.mode = b.mode, r.imm = (uint32_t)r.imm + (uint32_t)b.imm;
+        } else if (op == OP_I32_SUB && as_base(c, ia, &r) && vb.kind == V_LOCAL) {
+            r.idx = vb.local, r.mode = X_NEG;
+        } else {
+            return false;
+        }
+    } else if (op == OP_I32_SHL && vb.kind == V_CONST &&
+               (va.kind == V_LOCAL || va.kind == V_TEMP)) {
+        as_index(c, ia, &r);
+        r.mode = (uint32_t)vb.imm & 31;
+    } else {
+        return false;
+    }
+    if (!sum_fits(c, &r, ia))
+        return false;
+    vpop(c, 2);
+    push_sum(c, r);
+    return true;
+}
+
+/* `a * b + c` with the multiply just emitted: one op (two roundings for f64). */
+static bool emit_muladd(comp *c, uint16_t op)
+{
+    uint32_t ia = c->vh - 2, ib = c->vh - 1;
+    peep *l = &c->last;
+    if (l->pos == NONE || l->end != pos(c) || l->kind != P_MUL)
+        return false;
+    uint32_t mh = l->height;
+    if ((mh != ia && mh != ib) || c->vs[mh].kind != V_TEMP)
+        return false;
+    uint32_t other = opnd(c, mh == ia ? ib : ia);
+    /* finding the other operand must not have emitted code */
+    if (c->last.pos == NONE || c->last.end != pos(c) || c->last.kind != P_MUL)
+        return false;
+    peep p = c->last;
+    unemit_last(c); /* a register operand of the multiply is still in place */
+    int k = op == OP_I32_ADD ? 0 : op == OP_I64_ADD ? 1 : 2;
+    static const uint16_t ops[3][4] = {
+        {OP_I32_MULADD, OP_I32_MULADD_R, OP_I32_MULADD_IMM, OP_I32_MULADD_RI},
+        {OP_I64_MULADD, OP_I64_MULADD_R, OP_I64_MULADD_IMM, OP_I64_MULADD_RI},
+        {OP_F64_MULADD, OP_F64_MULADD_R, 0, 0},
+    };
+    uint16_t vop = ops[k][(p.uses_r ? 1 : 0) + (p.imm ? 2 : 0)];
+    vpop(c, 2);
+    uint32_t d = push_temp(c);
+    uint32_t at = put_op(c, vop);
+    put(c, d);
+    if (!p.uses_r) {
+        put(c, p.a);
+        put(c, p.b);
+    } else {
+        put(c, p.a);
+    }
+    put(c, other);
+    set_last(c, at, at + OP_HW, ia);
+    c->last.uses_r = p.uses_r;
+    return true;
+}
+
 /* f64 arithmetic whose operand was just loaded: the load folds into it. */
 static bool emit_f64_mem(comp *c, uint16_t op)
 {
@@ -971,23 +1226,10 @@ static void emit_binary(comp *c, uint16_t op, uint16_t op_imm, uint8_t flags, in
     if ((op == OP_F64_ADD || op == OP_F64_SUB || op == OP_F64_MUL || op == OP_F64_DIV) &&
         emit_f64_mem(c, op))
         return;
-    /* i32 `x + k` / `x - k` stays pending: loads and stores fold it */
-    if ((op == OP_I32_ADD || op == OP_I32_SUB) && vb.kind == V_CONST && va.kind != V_CONST) {
-        uint32_t k = op == OP_I32_SUB ? 0u - (uint32_t)vb.imm : (uint32_t)vb.imm;
-        uint32_t base = va.kind == V_TEMP ? c->T + ia : va.local;
-        uint32_t imm = va.kind == V_ADD ? (uint32_t)va.imm + k : k;
-        vpop(c, 2);
-        vpush(c, V_ADD, base, imm);
+    if ((op == OP_I32_ADD || op == OP_I64_ADD || op == OP_F64_ADD) && emit_muladd(c, op))
         return;
-    }
-    if (op == OP_I32_ADD && va.kind == V_CONST &&
-        (vb.kind == V_LOCAL || (vb.kind == V_ADD && vb.local < c->L))) {
-        /* only a local base can move down to height ia */
-        uint32_t imm = (uint32_t)va.imm + (vb.kind == V_ADD ? (uint32_t)vb.imm : 0u);
-        vpop(c, 2);
-        vpush(c, V_ADD, vb.local, imm);
+    if (emit_pending_sum(c, op))
         return;
-    }
     bool imm = false;
     if (op_imm && vb.kind == V_CONST && imm_fits(vb.imm, is64)) {
         sa = opnd(c, ia);
@@ -1060,6 +1302,12 @@ static void emit_binary(comp *c, uint16_t op, uint16_t op_imm, uint8_t flags, in
         c->last.is64 = is64;
         c->last.imm = imm;
         c->last.a = sa;
+        c->last.b = sb;
+    }
+    if (op == OP_I32_MUL || op == OP_I64_MUL || op == OP_F64_MUL) {
+        c->last.kind = P_MUL;
+        c->last.imm = imm;
+        c->last.a = use_r ? rb : sa;
         c->last.b = sb;
     }
 }
@@ -1231,8 +1479,9 @@ static uint32_t emit_branch_if(comp *c, cond k, bool neg)
             }
         }
         bool ur = reg_slot(c, RI) == k.a;
-        int which = ur ? (k.is64 ? (k.imm ? CC_BR64_RI : CC_BR64_R) : (k.imm ? CC_BR32_RI : CC_BR32_R))
-                       : (k.is64 ? (k.imm ? CC_BR64_IMM : CC_BR64) : (k.imm ? CC_BR32_IMM : CC_BR32));
+        int which =
+            ur ? (k.is64 ? (k.imm ? CC_BR64_RI : CC_BR64_R) : (k.imm ? CC_BR32_RI : CC_BR32_R))
+               : (k.is64 ? (k.imm ? CC_BR64_IMM : CC_BR64) : (k.imm ? CC_BR32_IMM : CC_BR32));
         put_op(c, cc_ops[cc][which]);
         if (!ur)
             put(c, k.a);
@@ -1242,8 +1491,8 @@ static uint32_t emit_branch_if(comp *c, cond k, bool neg)
         bool zero = (k.kind == P_EQZ) != neg;
         peep *l = &c->last;
         if (!k.is64 && l->pos != NONE && l->end == pos(c) &&
-            (l->kind == P_ADDI || l->kind == P_ADDI2) && !l->is64 &&
-            get_word(c, l->dst) == l->a && l->a == k.a) {
+            (l->kind == P_ADDI || l->kind == P_ADDI2) && !l->is64 && get_word(c, l->dst) == l->a &&
+            l->a == k.a) {
             /* `x += imm; br_if x`: one op */
             peep p = *l;
             unemit_last(c);
@@ -1544,7 +1793,7 @@ plain:
         c->dead_rr = (c->dead_rr + 1) % TRACK;
         *d = (struct dead){x, at, pos(c) - at, c->branch_epoch};
     }
-    if (v.kind == V_ADD && v.local < c->L && v.local != x) {
+    if (v.kind == V_ADD && v.idx == NONE && v.local < c->L && v.local != x) {
         struct known *kn = &c->known[c->known_rr];
         c->known_rr = (c->known_rr + 1) % TRACK;
         *kn = (struct known){x, v.local, (uint32_t)v.imm, c->label_epoch};
@@ -1553,9 +1802,10 @@ plain:
         /* x now holds the sum; a tee keeps the pending sum (loads fold it)
          * unless it was computed from x itself */
         vpop(c, 1);
-        if (tee && v.local != x) {
-            vpush(c, V_ADD, v.local, v.imm);
-            c->vs[c->vh - 1].alias = x;
+        if (tee && !reads_slot(&v, x) && sum_fits(c, &v, c->vh)) {
+            push_sum(c, v);
+            if (!c->fail)
+                c->vs[c->vh - 1].alias = x;
         } else if (tee) {
             vpush(c, V_LOCAL, x, 0);
         }
@@ -2107,7 +2357,7 @@ static bool compile_body(comp *c, const wasm_funcdef *fd)
             put(c, v);
             break;
         }
-        case 0x3f: /* memory.size */
+        case 0x3f:   /* memory.size */
         case 0x40: { /* memory.grow */
             const uint8_t *b;
             if (!wasm_rd_bytes(&r, 1, &b))
@@ -2281,12 +2531,22 @@ static bool compile_body(comp *c, const wasm_funcdef *fd)
                     goto bad;
                 count(c);
                 uint16_t mop = op == 0x2b ? OP_LOAD64F : memops[op - 0x28];
-                uint32_t base, imm;
+                uint32_t base, imm, idx, mode;
                 if (op <= 0x35) {
                     if (!vhave(c, 1))
                         break;
                     uint32_t i = c->vh - 1;
-                    addr_opnd(c, i, &base, &imm);
+                    addr_opnd(c, i, &base, &imm, &idx, &mode);
+                    if (idx != NONE) {
+                        vpop(c, 1);
+                        uint32_t d = push_temp(c);
+                        uint32_t at = put_op(c, xform(mop, base, mode));
+                        put(c, d);
+                        put_xaddr(c, base, idx, mode, imm);
+                        put(c, offset);
+                        set_last(c, at, at + OP_HW, i);
+                        break;
+                    }
                     bool ur = reg_slot(c, RI) == base;
                     vpop(c, 1);
                     uint32_t d = push_temp(c);
@@ -2302,8 +2562,16 @@ static bool compile_body(comp *c, const wasm_funcdef *fd)
                     if (!vhave(c, 2))
                         break;
                     uint32_t i = c->vh - 2;
-                    addr_opnd(c, i, &base, &imm);
+                    addr_opnd(c, i, &base, &imm, &idx, &mode);
                     uint32_t v = opnd(c, i + 1);
+                    if (idx != NONE) {
+                        vpop(c, 2);
+                        put_op(c, xform(mop, base, mode));
+                        put(c, v);
+                        put_xaddr(c, base, idx, mode, imm);
+                        put(c, offset);
+                        break;
+                    }
                     uint16_t rop = 0, aop = 0;
                     if (op == 0x39 && reg_slot(c, RF) == v)
                         rop = OP_STORE64_F;

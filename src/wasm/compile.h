@@ -20,7 +20,7 @@
 #define WASM_CALL_ZERO 8u
 
 struct wasm_code {
-    uint32_t *ops;        /* the code, nwords words, owned */
+    uint32_t *ops; /* the code, nwords words, owned */
     size_t nwords;
     uint32_t nparams;     /* params: fp[0..nparams) */
     uint32_t nlocals;     /* declared locals: fp[nparams..nparams+nlocals), zeroed by the

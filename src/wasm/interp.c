@@ -3,15 +3,22 @@
  *
  * Direct threading: each op begins with its handler's address, and every
  * handler ends by jumping to the next op's handler, so there is one indirect
- * jump per op and no central switch. The hot state (ip, frame pointer, memory
- * base and size, fuel, call depth) lives in locals the compiler keeps in
- * registers.
+ * jump per op and no central switch. The hot state lives in locals the
+ * compiler keeps in registers: ip, the frame pointer, memory base and size,
+ * fuel, and the two result registers of the register forms (r for integers,
+ * fd for f64; see ops.h). What only calls and returns need stays in memory.
  *
  * Calls never recurse on the C stack: frames are carved from the store's
  * stack (upward from the bottom), and each call pushes a return record
- * (return ip, caller frame, caller instance) on a control area that grows down
- * from the top. A frame must fit between the two. Only host functions that call
- * back into wasm nest interpreter activations, bounded by HOST_DEPTH_MAX.
+ * (return ip, caller frame, caller instance, caller memory) on a control area
+ * that grows down from the top; the depth limit bounds that area. A frame
+ * must fit between the two. Only host functions that call back into wasm nest
+ * interpreter activations, bounded by HOST_DEPTH_MAX, each using the free
+ * middle of the stack.
+ *
+ * Fuel is charged per basic block: by FUEL ops, by every taken branch (the
+ * word before a branch target holds the target block's count) and by calls
+ * (a function's entry block count).
  *
  * Numeric semantics follow the spec exactly and avoid undefined behaviour in C
  * for every input: integer arithmetic is unsigned, shift counts are masked,
@@ -25,6 +32,15 @@
 #include "compile.h"
 #include "ops.h"
 #include "runtime.h"
+
+/* wasm rounds after every float operation: a multiply-add handler must never
+ * become a fused multiply-add (GCC contracts across statements by default in
+ * GNU C mode on targets with FMA, such as aarch64). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the interpreter reads wasm memory in host byte order and needs a little-endian host"
@@ -106,10 +122,10 @@ static inline double f64_max(double a, double b)
 
 /* Rounding functions: libm may hand a signalling NaN back unchanged, the spec
  * wants it quieted (an arithmetic NaN). */
-#define ROUNDING(name, T, fn)                                                                      \
-    static inline T name(T a)                                                                      \
-    {                                                                                              \
-        return isnan(a) ? a + a : fn(a);                                                           \
+#define ROUNDING(name, T, fn)            \
+    static inline T name(T a)            \
+    {                                    \
+        return isnan(a) ? a + a : fn(a); \
     }
 ROUNDING(f32_ceil, float, ceilf)
 ROUNDING(f32_floor, float, floorf)
@@ -253,36 +269,44 @@ static wasm_status run(wasm_store *store, wasm_instance *inst, const uint32_t *i
 /* memo is the current instance's memory 0 (or an empty stand-in): it moves
  * with the instance, while its data and size are reloaded after anything
  * that may grow it */
-#define LOAD_MEM()                                                                                 \
-    do {                                                                                           \
-        wasm_memory *m_ = cold.memo;                                                               \
-        mem = m_->data;                                                                            \
-        msize = m_->bytes;                                                                         \
+#define LOAD_MEM()                   \
+    do {                             \
+        wasm_memory *m_ = cold.memo; \
+        mem = m_->data;              \
+        msize = m_->bytes;           \
     } while (0)
 #define DEPTH() (store->depth + (uint32_t)((cold.csp0 - csp) / WASM_FRAME_REC))
 
-#define DISPATCH()                                                                                 \
-    do {                                                                                           \
-        void *h_;                                                                                  \
-        memcpy(&h_, ip, sizeof h_);                                                                \
-        goto *h_;                                                                                  \
+#define DISPATCH()                  \
+    do {                            \
+        void *h_;                   \
+        memcpy(&h_, ip, sizeof h_); \
+        goto *h_;                   \
     } while (0)
-#define I(k)    (ip[OP_HW + (k)])
-#define S(k)    (fp[I(k)])
-#define NEXT(n) do { ip += OP_HW + (n); DISPATCH(); } while (0)
-#define TRAP(kind) do { trap = (kind); goto trap_exit; } while (0)
-#define CHARGE(n)                                                                                  \
-    do {                                                                                           \
-        fuel -= (int64_t)(n);                                                                      \
-        if (UNLIKELY(fuel < 0))                                                                    \
-            goto out_of_fuel;                                                                      \
+#define I(k) (ip[OP_HW + (k)])
+#define S(k) (fp[I(k)])
+#define NEXT(n)            \
+    do {                   \
+        ip += OP_HW + (n); \
+        DISPATCH();        \
+    } while (0)
+#define TRAP(kind)      \
+    do {                \
+        trap = (kind);  \
+        goto trap_exit; \
+    } while (0)
+#define CHARGE(n)               \
+    do {                        \
+        fuel -= (int64_t)(n);   \
+        if (UNLIKELY(fuel < 0)) \
+            goto out_of_fuel;   \
     } while (0)
 /* Jumps by the displacement in operand word k and charges the target's count. */
-#define BRANCH(k)                                                                                  \
-    do {                                                                                           \
-        ip = &I(k) + (int32_t)I(k);                                                                \
-        CHARGE(ip[-1]);                                                                            \
-        DISPATCH();                                                                                \
+#define BRANCH(k)                   \
+    do {                            \
+        ip = &I(k) + (int32_t)I(k); \
+        CHARGE(ip[-1]);             \
+        DISPATCH();                 \
     } while (0)
 
     LOAD_MEM();
@@ -332,21 +356,21 @@ L_BR_Z64_R:
     if (!r)
         BRANCH(0);
     NEXT(1);
-L_BRI_NZ: {
+L_BRI_NZ : {
     uint32_t x = (uint32_t)S(0) + I(1);
     S(0) = x;
     if (x)
         BRANCH(2);
     NEXT(3);
 }
-L_BRI_Z: {
+L_BRI_Z : {
     uint32_t x = (uint32_t)S(0) + I(1);
     S(0) = x;
     if (!x)
         BRANCH(2);
     NEXT(3);
 }
-L_BR_TABLE: {
+L_BR_TABLE : {
     uint32_t i = (uint32_t)S(0), n = I(1);
     const uint32_t *t = &I(2 + (i < n ? i : n));
     ip = t + (int32_t)*t;
@@ -387,7 +411,7 @@ L_CALL_IMPORT:
     nfp = fp + I(1);
     ret_ip = ip + OP_HW + 2;
     goto call_func;
-L_CALL_INDIRECT: {
+L_CALL_INDIRECT : {
     const wasm_functype *want;
     memcpy(&want, &I(0), sizeof want);
     wasm_table *t = inst->tables[I(OP_HW)];
@@ -429,7 +453,7 @@ enter:
         LOAD_MEM();
     }
     DISPATCH();
-call_host: {
+call_host : {
     if (UNLIKELY((size_t)(csp - cold.csp_min) < WASM_FRAME_REC))
         TRAP(WASM_TRAP_STACK_EXHAUSTED);
     uint32_t np = f->type->nparams, nr = f->type->nresults;
@@ -471,7 +495,7 @@ L_CONST32:
 L_CONST64:
     S(0) = (uint64_t)I(1) | (uint64_t)I(2) << 32;
     NEXT(3);
-L_PROLOGUE: {
+L_PROLOGUE : {
     /* a plain loop: a memcpy call costs more for the usual few slots */
     uint64_t *d = fp + I(2);
     const uint32_t *s = &I(3);
@@ -485,25 +509,25 @@ L_PROLOGUE: {
     ip = &I(1) + (int32_t)I(1);
     DISPATCH();
 }
-L_SELECT: {
+L_SELECT : {
     uint64_t a = S(1), b = S(2);
     r = (uint32_t)S(3) ? a : b;
     S(0) = r;
     NEXT(4);
 }
-L_SELECT_R: {
+L_SELECT_R : {
     uint64_t a = S(1), b = S(2);
     r = (uint32_t)r ? a : b;
     S(0) = r;
     NEXT(3);
 }
-L_SELECT64: {
+L_SELECT64 : {
     uint64_t a = S(1), b = S(2);
     r = S(3) ? a : b;
     S(0) = r;
     NEXT(4);
 }
-L_SELECT64_R: {
+L_SELECT64_R : {
     uint64_t a = S(1), b = S(2);
     r = r ? a : b;
     S(0) = r;
@@ -518,53 +542,53 @@ L_GLOBAL_SET:
     NEXT(2);
 
     /* ---- memory ---- */
-#define EA(size)                                                                                   \
-    uint64_t ea = (uint64_t)(uint32_t)((uint32_t)S(1) + I(2)) + I(3);                              \
-    if (UNLIKELY(ea + (size) > msize))                                                             \
+#define EA(size)                                                      \
+    uint64_t ea = (uint64_t)(uint32_t)((uint32_t)S(1) + I(2)) + I(3); \
+    if (UNLIKELY(ea + (size) > msize))                                \
         TRAP(WASM_TRAP_MEMORY_OOB);
 /* the same with the address base in the register */
-#define EA_R(size)                                                                                 \
-    uint64_t ea = (uint64_t)(uint32_t)((uint32_t)r + I(1)) + I(2);                                 \
-    if (UNLIKELY(ea + (size) > msize))                                                             \
+#define EA_R(size)                                                 \
+    uint64_t ea = (uint64_t)(uint32_t)((uint32_t)r + I(1)) + I(2); \
+    if (UNLIKELY(ea + (size) > msize))                             \
         TRAP(WASM_TRAP_MEMORY_OOB);
-#define LOAD(name, T, size, conv)                                                                  \
-    L_##name:                                                                                      \
-    {                                                                                              \
-        EA(size);                                                                                  \
-        T v_;                                                                                      \
-        memcpy(&v_, mem + ea, size);                                                               \
-        r = conv(v_);                                                                              \
-        S(0) = r;                                                                                  \
-        NEXT(4);                                                                                   \
-    }                                                                                              \
-    L_##name##_R:                                                                                  \
-    {                                                                                              \
-        EA_R(size);                                                                                \
-        T v_;                                                                                      \
-        memcpy(&v_, mem + ea, size);                                                               \
-        r = conv(v_);                                                                              \
-        S(0) = r;                                                                                  \
-        NEXT(3);                                                                                   \
+#define LOAD(name, T, size, conv)    \
+    L_##name:                        \
+    {                                \
+        EA(size);                    \
+        T v_;                        \
+        memcpy(&v_, mem + ea, size); \
+        r = conv(v_);                \
+        S(0) = r;                    \
+        NEXT(4);                     \
+    }                                \
+    L_##name##_R:                    \
+    {                                \
+        EA_R(size);                  \
+        T v_;                        \
+        memcpy(&v_, mem + ea, size); \
+        r = conv(v_);                \
+        S(0) = r;                    \
+        NEXT(3);                     \
     }
-#define STORE(name, T, size)                                                                       \
-    L_##name:                                                                                      \
-    {                                                                                              \
-        EA(size);                                                                                  \
-        T v_ = (T)S(0);                                                                            \
-        memcpy(mem + ea, &v_, size);                                                               \
-        NEXT(4);                                                                                   \
-    }                                                                                              \
-    L_##name##_R:                                                                                  \
-    {                                                                                              \
-        uint64_t ea = (uint64_t)(uint32_t)((uint32_t)S(0) + I(1)) + I(2);                          \
-        if (UNLIKELY(ea + (size) > msize))                                                         \
-            TRAP(WASM_TRAP_MEMORY_OOB);                                                            \
-        T v_ = (T)r;                                                                               \
-        memcpy(mem + ea, &v_, size);                                                               \
-        NEXT(3);                                                                                   \
+#define STORE(name, T, size)                                              \
+    L_##name:                                                             \
+    {                                                                     \
+        EA(size);                                                         \
+        T v_ = (T)S(0);                                                   \
+        memcpy(mem + ea, &v_, size);                                      \
+        NEXT(4);                                                          \
+    }                                                                     \
+    L_##name##_R:                                                         \
+    {                                                                     \
+        uint64_t ea = (uint64_t)(uint32_t)((uint32_t)S(0) + I(1)) + I(2); \
+        if (UNLIKELY(ea + (size) > msize))                                \
+            TRAP(WASM_TRAP_MEMORY_OOB);                                   \
+        T v_ = (T)r;                                                      \
+        memcpy(mem + ea, &v_, size);                                      \
+        NEXT(3);                                                          \
     }
-#define CONV_S8(v)  (uint64_t)(int64_t)(v)
-#define CONV_U(v)   (uint64_t)(v)
+#define CONV_S8(v) (uint64_t)(int64_t)(v)
+#define CONV_U(v)  (uint64_t)(v)
     LOAD(LOAD8S, int8_t, 1, CONV_S8)
     LOAD(LOAD8U, uint8_t, 1, CONV_U)
     LOAD(LOAD16S, int16_t, 2, CONV_S8)
@@ -576,31 +600,103 @@ L_GLOBAL_SET:
     STORE(STORE16, uint16_t, 2)
     STORE(STORE32, uint32_t, 4)
     STORE(STORE64, uint64_t, 8)
-L_LOAD64F: {
+L_LEA:
+    r = (uint32_t)((uint32_t)S(1) + ((uint32_t)S(2) << (I(3) & 31)) + I(4));
+    S(0) = r;
+    NEXT(5);
+L_LEA_N:
+    r = (uint32_t)(((uint32_t)S(1) << (I(2) & 31)) + I(3));
+    S(0) = r;
+    NEXT(4);
+L_LEA_S:
+    r = (uint32_t)((uint32_t)S(1) - (uint32_t)S(2) + I(3));
+    S(0) = r;
+    NEXT(4);
+/* the three address forms: the 32-bit sum, then the offset in 64 bits */
+#define XA_X  (uint32_t)((uint32_t)S(1) + ((uint32_t)S(2) << (I(3) & 31)) + I(4))
+#define XA_XN (uint32_t)(((uint32_t)S(1) << (I(2) & 31)) + I(3))
+#define XA_XS (uint32_t)((uint32_t)S(1) - (uint32_t)S(2) + I(3))
+#define XMEM_LOAD(sfx, n, T, size, conv)             \
+    {                                                \
+        uint64_t ea = (uint64_t)XA_##sfx + I(n - 1); \
+        if (UNLIKELY(ea + (size) > msize))           \
+            TRAP(WASM_TRAP_MEMORY_OOB);              \
+        T v_;                                        \
+        memcpy(&v_, mem + ea, size);                 \
+        r = conv(v_);                                \
+        S(0) = r;                                    \
+        NEXT(n);                                     \
+    }
+#define XMEM_STORE(sfx, n, T, size)                  \
+    {                                                \
+        uint64_t ea = (uint64_t)XA_##sfx + I(n - 1); \
+        if (UNLIKELY(ea + (size) > msize))           \
+            TRAP(WASM_TRAP_MEMORY_OOB);              \
+        T v_ = (T)S(0);                              \
+        memcpy(mem + ea, &v_, size);                 \
+        NEXT(n);                                     \
+    }
+// clang-format off
+#define LOAD_X(name, T, size, conv)                                                                \
+    L_##name##_X:  XMEM_LOAD(X, 6, T, size, conv)                                                  \
+    L_##name##_XN: XMEM_LOAD(XN, 5, T, size, conv)                                                 \
+    L_##name##_XS: XMEM_LOAD(XS, 5, T, size, conv)
+#define STORE_X(name, T, size)                                                                     \
+    L_##name##_X:  XMEM_STORE(X, 6, T, size)                                                       \
+    L_##name##_XN: XMEM_STORE(XN, 5, T, size)                                                      \
+    L_##name##_XS: XMEM_STORE(XS, 5, T, size)
+    // clang-format on
+    LOAD_X(LOAD8S, int8_t, 1, CONV_S8)
+    LOAD_X(LOAD8U, uint8_t, 1, CONV_U)
+    LOAD_X(LOAD16S, int16_t, 2, CONV_S8)
+    LOAD_X(LOAD16U, uint16_t, 2, CONV_U)
+    LOAD_X(LOAD32, uint32_t, 4, CONV_U)
+    LOAD_X(LOAD32S, int32_t, 4, CONV_S8)
+    LOAD_X(LOAD64, uint64_t, 8, CONV_U)
+    STORE_X(STORE8, uint8_t, 1)
+    STORE_X(STORE16, uint16_t, 2)
+    STORE_X(STORE32, uint32_t, 4)
+    STORE_X(STORE64, uint64_t, 8)
+#define XMEM_LOADF(sfx, n)                           \
+    {                                                \
+        uint64_t ea = (uint64_t)XA_##sfx + I(n - 1); \
+        if (UNLIKELY(ea + 8 > msize))                \
+            TRAP(WASM_TRAP_MEMORY_OOB);              \
+        memcpy(&fd, mem + ea, 8);                    \
+        memcpy(&S(0), &fd, 8);                       \
+        NEXT(n);                                     \
+    }
+L_LOAD64F_X:
+    XMEM_LOADF(X, 6)
+L_LOAD64F_XN:
+    XMEM_LOADF(XN, 5)
+L_LOAD64F_XS:
+    XMEM_LOADF(XS, 5)
+L_LOAD64F : {
     EA(8);
     memcpy(&fd, mem + ea, 8);
     memcpy(&S(0), &fd, 8);
     NEXT(4);
 }
-L_LOAD64F_R: {
+L_LOAD64F_R : {
     EA_R(8);
     memcpy(&fd, mem + ea, 8);
     memcpy(&S(0), &fd, 8);
     NEXT(3);
 }
-#define STORE_AR(name, T, size)                                                                    \
-    L_##name##_AR:                                                                                 \
-    {                                                                                              \
-        EA_R(size);                                                                                \
-        T v_ = (T)S(0);                                                                            \
-        memcpy(mem + ea, &v_, size);                                                               \
-        NEXT(3);                                                                                   \
+#define STORE_AR(name, T, size)      \
+    L_##name##_AR:                   \
+    {                                \
+        EA_R(size);                  \
+        T v_ = (T)S(0);              \
+        memcpy(mem + ea, &v_, size); \
+        NEXT(3);                     \
     }
     STORE_AR(STORE8, uint8_t, 1)
     STORE_AR(STORE16, uint16_t, 2)
     STORE_AR(STORE32, uint32_t, 4)
     STORE_AR(STORE64, uint64_t, 8)
-L_STORE64_F: {
+L_STORE64_F : {
     uint64_t ea = (uint64_t)(uint32_t)((uint32_t)S(0) + I(1)) + I(2);
     if (UNLIKELY(ea + 8 > msize))
         TRAP(WASM_TRAP_MEMORY_OOB);
@@ -611,13 +707,13 @@ L_STORE64_F: {
 L_MEMORY_SIZE:
     S(0) = (uint32_t)(msize / WASM_PAGE_SIZE);
     NEXT(1);
-L_MEMORY_GROW: {
+L_MEMORY_GROW : {
     int64_t r = wasm_memory_grow(inst->mems[0], (uint32_t)S(1));
     S(0) = (uint32_t)(int32_t)r;
     LOAD_MEM();
     NEXT(2);
 }
-L_MEMORY_INIT: {
+L_MEMORY_INIT : {
     uint32_t seg = I(0);
     uint64_t d = (uint32_t)S(1), s = (uint32_t)S(2), n = (uint32_t)S(3);
     if (UNLIKELY(s + n > inst->data_len[seg] || d + n > msize))
@@ -629,7 +725,7 @@ L_MEMORY_INIT: {
 L_DATA_DROP:
     inst->data_len[I(0)] = 0;
     NEXT(1);
-L_MEMORY_COPY: {
+L_MEMORY_COPY : {
     uint64_t d = (uint32_t)S(0), s = (uint32_t)S(1), n = (uint32_t)S(2);
     if (UNLIKELY(d + n > msize || s + n > msize))
         TRAP(WASM_TRAP_MEMORY_OOB);
@@ -637,7 +733,7 @@ L_MEMORY_COPY: {
         memmove(mem + d, mem + s, (size_t)n);
     NEXT(3);
 }
-L_MEMORY_FILL: {
+L_MEMORY_FILL : {
     uint64_t d = (uint32_t)S(0), n = (uint32_t)S(2);
     if (UNLIKELY(d + n > msize))
         TRAP(WASM_TRAP_MEMORY_OOB);
@@ -647,7 +743,7 @@ L_MEMORY_FILL: {
 }
 
     /* ---- tables and references ---- */
-L_TABLE_GET: {
+L_TABLE_GET : {
     wasm_table *t = inst->tables[I(1)];
     uint32_t i = (uint32_t)S(2);
     if (UNLIKELY(i >= t->size))
@@ -655,7 +751,7 @@ L_TABLE_GET: {
     S(0) = (uint64_t)(uintptr_t)t->elems[i];
     NEXT(3);
 }
-L_TABLE_SET: {
+L_TABLE_SET : {
     wasm_table *t = inst->tables[I(0)];
     uint32_t i = (uint32_t)S(1);
     if (UNLIKELY(i >= t->size))
@@ -666,12 +762,12 @@ L_TABLE_SET: {
 L_TABLE_SIZE:
     S(0) = inst->tables[I(1)]->size;
     NEXT(2);
-L_TABLE_GROW: {
+L_TABLE_GROW : {
     int64_t r = wasm_table_grow(inst->tables[I(1)], (uint32_t)S(3), (void *)(uintptr_t)S(2));
     S(0) = (uint32_t)(int32_t)r;
     NEXT(4);
 }
-L_TABLE_FILL: {
+L_TABLE_FILL : {
     wasm_table *t = inst->tables[I(0)];
     uint64_t i = (uint32_t)S(1), n = (uint32_t)S(3);
     void *v = (void *)(uintptr_t)S(2);
@@ -681,7 +777,7 @@ L_TABLE_FILL: {
         t->elems[i + k] = v;
     NEXT(4);
 }
-L_TABLE_COPY: {
+L_TABLE_COPY : {
     wasm_table *dt = inst->tables[I(0)], *st = inst->tables[I(1)];
     uint64_t d = (uint32_t)S(2), s = (uint32_t)S(3), n = (uint32_t)S(4);
     if (UNLIKELY(d + n > dt->size || s + n > st->size))
@@ -690,7 +786,7 @@ L_TABLE_COPY: {
         memmove(dt->elems + d, st->elems + s, (size_t)n * sizeof(void *));
     NEXT(5);
 }
-L_TABLE_INIT: {
+L_TABLE_INIT : {
     wasm_table *t = inst->tables[I(0)];
     uint32_t seg = I(1);
     uint64_t d = (uint32_t)S(2), s = (uint32_t)S(3), n = (uint32_t)S(4);
@@ -726,145 +822,123 @@ L_REF_IS_NULL:
     typedef int32_t u32_s;
     typedef uint64_t u64;
     typedef int64_t u64_s;
-#define CMP_HANDLERS(X, cc)                                                                        \
-    L_I32_##cc:                                                                                    \
-    r = CMP_##cc(u32, S(1), S(2));                                                                 \
-    S(0) = r;                                                                                      \
-    NEXT(3);                                                                                       \
-    L_I32_##cc##_IMM:                                                                              \
-    r = CMP_##cc(u32, S(1), I(2));                                                                 \
-    S(0) = r;                                                                                      \
-    NEXT(3);                                                                                       \
-    L_I32_##cc##_R:                                                                                \
-    r = CMP_##cc(u32, r, S(1));                                                                    \
-    S(0) = r;                                                                                      \
-    NEXT(2);                                                                                       \
-    L_I32_##cc##_RI:                                                                               \
-    r = CMP_##cc(u32, r, I(1));                                                                    \
-    S(0) = r;                                                                                      \
-    NEXT(2);                                                                                       \
-    L_I64_##cc:                                                                                    \
-    r = CMP_##cc(u64, S(1), S(2));                                                                 \
-    S(0) = r;                                                                                      \
-    NEXT(3);                                                                                       \
-    L_I64_##cc##_IMM:                                                                              \
-    r = CMP_##cc(u64, S(1), sx32(I(2)));                                                           \
-    S(0) = r;                                                                                      \
-    NEXT(3);                                                                                       \
-    L_I64_##cc##_R:                                                                                \
-    r = CMP_##cc(u64, r, S(1));                                                                    \
-    S(0) = r;                                                                                      \
-    NEXT(2);                                                                                       \
-    L_I64_##cc##_RI:                                                                               \
-    r = CMP_##cc(u64, r, sx32(I(1)));                                                              \
-    S(0) = r;                                                                                      \
-    NEXT(2);                                                                                       \
-    L_BR_I32_##cc##_R:                                                                             \
-    if (CMP_##cc(u32, r, S(0)))                                                                    \
-        BRANCH(1);                                                                                 \
-    NEXT(2);                                                                                       \
-    L_BR_I32_##cc##_RI:                                                                            \
-    if (CMP_##cc(u32, r, I(0)))                                                                    \
-        BRANCH(1);                                                                                 \
-    NEXT(2);                                                                                       \
-    L_BR_I64_##cc##_R:                                                                             \
-    if (CMP_##cc(u64, r, S(0)))                                                                    \
-        BRANCH(1);                                                                                 \
-    NEXT(2);                                                                                       \
-    L_BR_I64_##cc##_RI:                                                                            \
-    if (CMP_##cc(u64, r, sx32(I(0))))                                                              \
-        BRANCH(1);                                                                                 \
-    NEXT(2);                                                                                       \
-    L_BRA_I32_##cc:                                                                                \
-    {                                                                                              \
-        uint32_t x_ = (uint32_t)S(0) + (uint32_t)S(1);                                             \
-        S(0) = x_;                                                                                 \
-        if (CMP_##cc(u32, x_, S(2)))                                                               \
-            BRANCH(3);                                                                             \
-        NEXT(4);                                                                                   \
-    }                                                                                              \
-    L_BRA_I32_##cc##_IMM:                                                                          \
-    {                                                                                              \
-        uint32_t x_ = (uint32_t)S(0) + (uint32_t)S(1);                                             \
-        S(0) = x_;                                                                                 \
-        if (CMP_##cc(u32, x_, I(2)))                                                               \
-            BRANCH(3);                                                                             \
-        NEXT(4);                                                                                   \
-    }                                                                                              \
-    L_BR_I32_##cc:                                                                                 \
-    if (CMP_##cc(u32, S(0), S(1)))                                                                 \
-        BRANCH(2);                                                                                 \
-    NEXT(3);                                                                                       \
-    L_BR_I32_##cc##_IMM:                                                                           \
-    if (CMP_##cc(u32, S(0), I(1)))                                                                 \
-        BRANCH(2);                                                                                 \
-    NEXT(3);                                                                                       \
-    L_BR_I64_##cc:                                                                                 \
-    if (CMP_##cc(u64, S(0), S(1)))                                                                 \
-        BRANCH(2);                                                                                 \
-    NEXT(3);                                                                                       \
-    L_BR_I64_##cc##_IMM:                                                                           \
-    if (CMP_##cc(u64, S(0), sx32(I(1))))                                                           \
-        BRANCH(2);                                                                                 \
-    NEXT(3);                                                                                       \
-    L_BRI_I32_##cc:                                                                                \
-    {                                                                                              \
-        uint32_t x_ = (uint32_t)S(0) + I(1);                                                       \
-        S(0) = x_;                                                                                 \
-        if (CMP_##cc(u32, x_, S(2)))                                                               \
-            BRANCH(3);                                                                             \
-        NEXT(4);                                                                                   \
-    }                                                                                              \
-    L_BRI_I32_##cc##_IMM:                                                                          \
-    {                                                                                              \
-        uint32_t x_ = (uint32_t)S(0) + I(1);                                                       \
-        S(0) = x_;                                                                                 \
-        if (CMP_##cc(u32, x_, I(2)))                                                               \
-            BRANCH(3);                                                                             \
-        NEXT(4);                                                                                   \
-    }                                                                                              \
-    L_BRI_I64_##cc:                                                                                \
-    {                                                                                              \
-        uint64_t x_ = S(0) + sx32(I(1));                                                           \
-        S(0) = x_;                                                                                 \
-        if (CMP_##cc(u64, x_, S(2)))                                                               \
-            BRANCH(3);                                                                             \
-        NEXT(4);                                                                                   \
-    }                                                                                              \
-    L_BRI_I64_##cc##_IMM:                                                                          \
-    {                                                                                              \
-        uint64_t x_ = S(0) + sx32(I(1));                                                           \
-        S(0) = x_;                                                                                 \
-        if (CMP_##cc(u64, x_, sx32(I(2))))                                                         \
-            BRANCH(3);                                                                             \
-        NEXT(4);                                                                                   \
+#define CMP_HANDLERS(X, cc)                                               \
+    L_I32_##cc : r = CMP_##cc(u32, S(1), S(2));                           \
+    S(0) = r;                                                             \
+    NEXT(3);                                                              \
+    L_I32_##cc##_IMM : r = CMP_##cc(u32, S(1), I(2));                     \
+    S(0) = r;                                                             \
+    NEXT(3);                                                              \
+    L_I32_##cc##_R : r = CMP_##cc(u32, r, S(1));                          \
+    S(0) = r;                                                             \
+    NEXT(2);                                                              \
+    L_I32_##cc##_RI : r = CMP_##cc(u32, r, I(1));                         \
+    S(0) = r;                                                             \
+    NEXT(2);                                                              \
+    L_I64_##cc : r = CMP_##cc(u64, S(1), S(2));                           \
+    S(0) = r;                                                             \
+    NEXT(3);                                                              \
+    L_I64_##cc##_IMM : r = CMP_##cc(u64, S(1), sx32(I(2)));               \
+    S(0) = r;                                                             \
+    NEXT(3);                                                              \
+    L_I64_##cc##_R : r = CMP_##cc(u64, r, S(1));                          \
+    S(0) = r;                                                             \
+    NEXT(2);                                                              \
+    L_I64_##cc##_RI : r = CMP_##cc(u64, r, sx32(I(1)));                   \
+    S(0) = r;                                                             \
+    NEXT(2);                                                              \
+    L_BR_I32_##cc##_R : if (CMP_##cc(u32, r, S(0))) BRANCH(1);            \
+    NEXT(2);                                                              \
+    L_BR_I32_##cc##_RI : if (CMP_##cc(u32, r, I(0))) BRANCH(1);           \
+    NEXT(2);                                                              \
+    L_BR_I64_##cc##_R : if (CMP_##cc(u64, r, S(0))) BRANCH(1);            \
+    NEXT(2);                                                              \
+    L_BR_I64_##cc##_RI : if (CMP_##cc(u64, r, sx32(I(0)))) BRANCH(1);     \
+    NEXT(2);                                                              \
+    L_BRA_I32_##cc:                                                       \
+    {                                                                     \
+        uint32_t x_ = (uint32_t)S(0) + (uint32_t)S(1);                    \
+        S(0) = x_;                                                        \
+        if (CMP_##cc(u32, x_, S(2)))                                      \
+            BRANCH(3);                                                    \
+        NEXT(4);                                                          \
+    }                                                                     \
+    L_BRA_I32_##cc##_IMM:                                                 \
+    {                                                                     \
+        uint32_t x_ = (uint32_t)S(0) + (uint32_t)S(1);                    \
+        S(0) = x_;                                                        \
+        if (CMP_##cc(u32, x_, I(2)))                                      \
+            BRANCH(3);                                                    \
+        NEXT(4);                                                          \
+    }                                                                     \
+    L_BR_I32_##cc : if (CMP_##cc(u32, S(0), S(1))) BRANCH(2);             \
+    NEXT(3);                                                              \
+    L_BR_I32_##cc##_IMM : if (CMP_##cc(u32, S(0), I(1))) BRANCH(2);       \
+    NEXT(3);                                                              \
+    L_BR_I64_##cc : if (CMP_##cc(u64, S(0), S(1))) BRANCH(2);             \
+    NEXT(3);                                                              \
+    L_BR_I64_##cc##_IMM : if (CMP_##cc(u64, S(0), sx32(I(1)))) BRANCH(2); \
+    NEXT(3);                                                              \
+    L_BRI_I32_##cc:                                                       \
+    {                                                                     \
+        uint32_t x_ = (uint32_t)S(0) + I(1);                              \
+        S(0) = x_;                                                        \
+        if (CMP_##cc(u32, x_, S(2)))                                      \
+            BRANCH(3);                                                    \
+        NEXT(4);                                                          \
+    }                                                                     \
+    L_BRI_I32_##cc##_IMM:                                                 \
+    {                                                                     \
+        uint32_t x_ = (uint32_t)S(0) + I(1);                              \
+        S(0) = x_;                                                        \
+        if (CMP_##cc(u32, x_, I(2)))                                      \
+            BRANCH(3);                                                    \
+        NEXT(4);                                                          \
+    }                                                                     \
+    L_BRI_I64_##cc:                                                       \
+    {                                                                     \
+        uint64_t x_ = S(0) + sx32(I(1));                                  \
+        S(0) = x_;                                                        \
+        if (CMP_##cc(u64, x_, S(2)))                                      \
+            BRANCH(3);                                                    \
+        NEXT(4);                                                          \
+    }                                                                     \
+    L_BRI_I64_##cc##_IMM:                                                 \
+    {                                                                     \
+        uint64_t x_ = S(0) + sx32(I(1));                                  \
+        S(0) = x_;                                                        \
+        if (CMP_##cc(u64, x_, sx32(I(2))))                                \
+            BRANCH(3);                                                    \
+        NEXT(4);                                                          \
     }
     WASM_ICMPS(CMP_HANDLERS, _)
 
     /* ---- i32 ---- */
 /* Operand sources: slot k, immediate k, register. Results go to r and slot 0. */
-#define BODY32(src_a, src_b, n, expr)                                                              \
-    {                                                                                              \
-        uint32_t a = (uint32_t)(src_a), b = (uint32_t)(src_b);                                     \
-        r = (uint32_t)(expr);                                                                      \
-        S(0) = r;                                                                                  \
-        NEXT(n);                                                                                   \
+#define BODY32(src_a, src_b, n, expr)                          \
+    {                                                          \
+        uint32_t a = (uint32_t)(src_a), b = (uint32_t)(src_b); \
+        r = (uint32_t)(expr);                                  \
+        S(0) = r;                                              \
+        NEXT(n);                                               \
     }
-#define UN32(name, expr)                                                                           \
-    L_##name:                                                                                      \
-    {                                                                                              \
-        uint32_t a = (uint32_t)S(1);                                                               \
-        r = (uint32_t)(expr);                                                                      \
-        S(0) = r;                                                                                  \
-        NEXT(2);                                                                                   \
+#define UN32(name, expr)             \
+    L_##name:                        \
+    {                                \
+        uint32_t a = (uint32_t)S(1); \
+        r = (uint32_t)(expr);        \
+        S(0) = r;                    \
+        NEXT(2);                     \
     }
 #define BIN32(name, expr) L_##name : BODY32(S(1), S(2), 3, expr)
+// clang-format off
 #define BIN32_BOTH(name, expr)                                                                     \
     BIN32(name, expr)                                                                              \
-    L_##name##_IMM : BODY32(S(1), I(2), 3, expr)                                                   \
-    L_##name##_R : BODY32(r, S(1), 2, expr)                                                        \
-    L_##name##_RI : BODY32(r, I(1), 2, expr)                                                       \
-    L_##name##_SR : BODY32(S(1), r, 2, expr)
+    L_##name##_IMM: BODY32(S(1), I(2), 3, expr)                                                    \
+    L_##name##_R:   BODY32(r, S(1), 2, expr)                                                       \
+    L_##name##_RI:  BODY32(r, I(1), 2, expr)                                                       \
+    L_##name##_SR:  BODY32(S(1), r, 2, expr)
+    // clang-format on
 
     UN32(I32_EQZ, a == 0)
 L_I32_EQZ_R:
@@ -885,7 +959,23 @@ L_I32_EQZ_R:
     BIN32_BOTH(I32_SHR_U, a >> (b & 31))
     BIN32_BOTH(I32_ROTL, rotl32(a, b))
     BIN32_BOTH(I32_ROTR, rotr32(a, b))
-L_I32_DIV_S: {
+L_I32_MULADD:
+    r = (uint32_t)((uint32_t)S(1) * (uint32_t)S(2) + (uint32_t)S(3));
+    S(0) = r;
+    NEXT(4);
+L_I32_MULADD_R:
+    r = (uint32_t)((uint32_t)r * (uint32_t)S(1) + (uint32_t)S(2));
+    S(0) = r;
+    NEXT(3);
+L_I32_MULADD_IMM:
+    r = (uint32_t)((uint32_t)S(1) * I(2) + (uint32_t)S(3));
+    S(0) = r;
+    NEXT(4);
+L_I32_MULADD_RI:
+    r = (uint32_t)((uint32_t)r * I(1) + (uint32_t)S(2));
+    S(0) = r;
+    NEXT(3);
+L_I32_DIV_S : {
     int32_t a = (int32_t)(uint32_t)S(1), b = (int32_t)(uint32_t)S(2);
     if (UNLIKELY(b == 0))
         TRAP(WASM_TRAP_DIV_ZERO);
@@ -895,7 +985,7 @@ L_I32_DIV_S: {
     S(0) = r;
     NEXT(3);
 }
-L_I32_DIV_U: {
+L_I32_DIV_U : {
     uint32_t a = (uint32_t)S(1), b = (uint32_t)S(2);
     if (UNLIKELY(b == 0))
         TRAP(WASM_TRAP_DIV_ZERO);
@@ -903,7 +993,7 @@ L_I32_DIV_U: {
     S(0) = r;
     NEXT(3);
 }
-L_I32_REM_S: {
+L_I32_REM_S : {
     int32_t a = (int32_t)(uint32_t)S(1), b = (int32_t)(uint32_t)S(2);
     if (UNLIKELY(b == 0))
         TRAP(WASM_TRAP_DIV_ZERO);
@@ -911,7 +1001,7 @@ L_I32_REM_S: {
     S(0) = r;
     NEXT(3);
 }
-L_I32_REM_U: {
+L_I32_REM_U : {
     uint32_t a = (uint32_t)S(1), b = (uint32_t)S(2);
     if (UNLIKELY(b == 0))
         TRAP(WASM_TRAP_DIV_ZERO);
@@ -920,28 +1010,30 @@ L_I32_REM_U: {
     NEXT(3);
 }
 
-    /* ---- i64 ---- */
-#define BODY64(src_a, src_b, n, expr)                                                              \
-    {                                                                                              \
-        uint64_t a = (src_a), b = (src_b);                                                         \
-        r = (uint64_t)(expr);                                                                      \
-        S(0) = r;                                                                                  \
-        NEXT(n);                                                                                   \
+/* ---- i64 ---- */
+#define BODY64(src_a, src_b, n, expr)      \
+    {                                      \
+        uint64_t a = (src_a), b = (src_b); \
+        r = (uint64_t)(expr);              \
+        S(0) = r;                          \
+        NEXT(n);                           \
     }
-#define UN64(name, expr)                                                                           \
-    L_##name:                                                                                      \
-    {                                                                                              \
-        uint64_t a = S(1);                                                                         \
-        r = (uint64_t)(expr);                                                                      \
-        S(0) = r;                                                                                  \
-        NEXT(2);                                                                                   \
+#define UN64(name, expr)      \
+    L_##name:                 \
+    {                         \
+        uint64_t a = S(1);    \
+        r = (uint64_t)(expr); \
+        S(0) = r;             \
+        NEXT(2);              \
     }
+// clang-format off
 #define BIN64_BOTH(name, expr)                                                                     \
-    L_##name : BODY64(S(1), S(2), 3, expr)                                                         \
-    L_##name##_IMM : BODY64(S(1), sx32(I(2)), 3, expr)                                             \
-    L_##name##_R : BODY64(r, S(1), 2, expr)                                                        \
-    L_##name##_RI : BODY64(r, sx32(I(1)), 2, expr)                                                 \
-    L_##name##_SR : BODY64(S(1), r, 2, expr)
+    L_##name:       BODY64(S(1), S(2), 3, expr)                                                    \
+    L_##name##_IMM: BODY64(S(1), sx32(I(2)), 3, expr)                                              \
+    L_##name##_R:   BODY64(r, S(1), 2, expr)                                                       \
+    L_##name##_RI:  BODY64(r, sx32(I(1)), 2, expr)                                                 \
+    L_##name##_SR:  BODY64(S(1), r, 2, expr)
+    // clang-format on
 
     UN64(I64_EQZ, a == 0)
 L_I64_EQZ_R:
@@ -962,7 +1054,23 @@ L_I64_EQZ_R:
     BIN64_BOTH(I64_SHR_U, a >> (b & 63))
     BIN64_BOTH(I64_ROTL, rotl64(a, b))
     BIN64_BOTH(I64_ROTR, rotr64(a, b))
-L_I64_DIV_S: {
+L_I64_MULADD:
+    r = S(1) * S(2) + S(3);
+    S(0) = r;
+    NEXT(4);
+L_I64_MULADD_R:
+    r = r * S(1) + S(2);
+    S(0) = r;
+    NEXT(3);
+L_I64_MULADD_IMM:
+    r = S(1) * sx32(I(2)) + S(3);
+    S(0) = r;
+    NEXT(4);
+L_I64_MULADD_RI:
+    r = r * sx32(I(1)) + S(2);
+    S(0) = r;
+    NEXT(3);
+L_I64_DIV_S : {
     int64_t a = (int64_t)S(1), b = (int64_t)S(2);
     if (UNLIKELY(b == 0))
         TRAP(WASM_TRAP_DIV_ZERO);
@@ -972,7 +1080,7 @@ L_I64_DIV_S: {
     S(0) = r;
     NEXT(3);
 }
-L_I64_DIV_U: {
+L_I64_DIV_U : {
     uint64_t a = S(1), b = S(2);
     if (UNLIKELY(b == 0))
         TRAP(WASM_TRAP_DIV_ZERO);
@@ -980,7 +1088,7 @@ L_I64_DIV_U: {
     S(0) = r;
     NEXT(3);
 }
-L_I64_REM_S: {
+L_I64_REM_S : {
     int64_t a = (int64_t)S(1), b = (int64_t)S(2);
     if (UNLIKELY(b == 0))
         TRAP(WASM_TRAP_DIV_ZERO);
@@ -988,7 +1096,7 @@ L_I64_REM_S: {
     S(0) = r;
     NEXT(3);
 }
-L_I64_REM_U: {
+L_I64_REM_U : {
     uint64_t a = S(1), b = S(2);
     if (UNLIKELY(b == 0))
         TRAP(WASM_TRAP_DIV_ZERO);
@@ -997,50 +1105,47 @@ L_I64_REM_U: {
     NEXT(3);
 }
 
-    /* ---- f32 / f64 ---- */
-#define FUN32(name, expr)                                                                          \
-    L_##name:                                                                                      \
-    {                                                                                              \
-        float a = f32_of(S(1));                                                                    \
-        S(0) = f32_bits(expr);                                                                     \
-        NEXT(2);                                                                                   \
+/* ---- f32 / f64 ---- */
+#define FUN32(name, expr)       \
+    L_##name:                   \
+    {                           \
+        float a = f32_of(S(1)); \
+        S(0) = f32_bits(expr);  \
+        NEXT(2);                \
     }
-#define FBIN32(name, expr)                                                                         \
-    L_##name:                                                                                      \
-    {                                                                                              \
-        float a = f32_of(S(1)), b = f32_of(S(2));                                                  \
-        S(0) = f32_bits(expr);                                                                     \
-        NEXT(3);                                                                                   \
+#define FBIN32(name, expr)                        \
+    L_##name:                                     \
+    {                                             \
+        float a = f32_of(S(1)), b = f32_of(S(2)); \
+        S(0) = f32_bits(expr);                    \
+        NEXT(3);                                  \
     }
-#define FCMP32(name, op)                                                                           \
-    L_##name:                                                                                      \
-    r = f32_of(S(1)) op f32_of(S(2));                                                              \
-    S(0) = r;                                                                                      \
+#define FCMP32(name, op)                         \
+    L_##name : r = f32_of(S(1)) op f32_of(S(2)); \
+    S(0) = r;                                    \
     NEXT(3);
-#define FUN64(name, expr)                                                                          \
-    L_##name:                                                                                      \
-    {                                                                                              \
-        double a = f64_of(S(1));                                                                   \
-        fd = (expr);                                                                               \
-        S(0) = f64_bits(fd);                                                                       \
-        NEXT(2);                                                                                   \
+#define FUN64(name, expr)        \
+    L_##name:                    \
+    {                            \
+        double a = f64_of(S(1)); \
+        fd = (expr);             \
+        S(0) = f64_bits(fd);     \
+        NEXT(2);                 \
     }
-#define FBODY64(src_a, src_b, n, expr)                                                             \
-    {                                                                                              \
-        double a = (src_a), b = (src_b);                                                           \
-        fd = (expr);                                                                               \
-        S(0) = f64_bits(fd);                                                                       \
-        NEXT(n);                                                                                   \
+#define FBODY64(src_a, src_b, n, expr)   \
+    {                                    \
+        double a = (src_a), b = (src_b); \
+        fd = (expr);                     \
+        S(0) = f64_bits(fd);             \
+        NEXT(n);                         \
     }
 #define FBIN64(name, expr) L_##name : FBODY64(f64_of(S(1)), f64_of(S(2)), 3, expr)
-#define FCMP64(name, op)                                                                           \
-    L_##name:                                                                                      \
-    r = f64_of(S(1)) op f64_of(S(2));                                                              \
-    S(0) = r;                                                                                      \
-    NEXT(3);                                                                                       \
-    L_##name##_R:                                                                                  \
-    r = fd op f64_of(S(1));                                                                        \
-    S(0) = r;                                                                                      \
+#define FCMP64(name, op)                         \
+    L_##name : r = f64_of(S(1)) op f64_of(S(2)); \
+    S(0) = r;                                    \
+    NEXT(3);                                     \
+    L_##name##_R : r = fd op f64_of(S(1));       \
+    S(0) = r;                                    \
     NEXT(2);
 
     FCMP32(F32_EQ, ==)
@@ -1108,27 +1213,39 @@ L_F64_MUL_R:
     FBODY64(fd, f64_of(S(1)), 2, a * b)
 L_F64_DIV_R:
     FBODY64(fd, f64_of(S(1)), 2, a / b)
+L_F64_MULADD : {
+    double p = f64_of(S(1)) * f64_of(S(2));
+    fd = p + f64_of(S(3));
+    S(0) = f64_bits(fd);
+    NEXT(4);
+}
+L_F64_MULADD_R : {
+    double p = fd * f64_of(S(1));
+    fd = p + f64_of(S(2));
+    S(0) = f64_bits(fd);
+    NEXT(3);
+}
 L_F64_SUB_SR:
     FBODY64(f64_of(S(1)), fd, 2, a - b)
 L_F64_DIV_SR:
     FBODY64(f64_of(S(1)), fd, 2, a / b)
 /* the memory operand: f64 at (u32)(S(k) + I(k+1)) + I(k+2) */
-#define MEM_F64(k, out)                                                                            \
-    do {                                                                                           \
-        uint64_t ea_ = (uint64_t)(uint32_t)((uint32_t)S(k) + I((k) + 1)) + I((k) + 2);             \
-        if (UNLIKELY(ea_ + 8 > msize))                                                             \
-            TRAP(WASM_TRAP_MEMORY_OOB);                                                            \
-        memcpy(&(out), mem + ea_, 8);                                                              \
+#define MEM_F64(k, out)                                                                \
+    do {                                                                               \
+        uint64_t ea_ = (uint64_t)(uint32_t)((uint32_t)S(k) + I((k) + 1)) + I((k) + 2); \
+        if (UNLIKELY(ea_ + 8 > msize))                                                 \
+            TRAP(WASM_TRAP_MEMORY_OOB);                                                \
+        memcpy(&(out), mem + ea_, 8);                                                  \
     } while (0)
-#define FMEM(name, words, k, A, B, expr)                                                           \
-    L_##name:                                                                                      \
-    {                                                                                              \
-        double m_;                                                                                 \
-        MEM_F64(k, m_);                                                                            \
-        double a = (A), b = (B);                                                                   \
-        fd = (expr);                                                                               \
-        S(0) = f64_bits(fd);                                                                       \
-        NEXT(words);                                                                               \
+#define FMEM(name, words, k, A, B, expr) \
+    L_##name:                            \
+    {                                    \
+        double m_;                       \
+        MEM_F64(k, m_);                  \
+        double a = (A), b = (B);         \
+        fd = (expr);                     \
+        S(0) = f64_bits(fd);             \
+        NEXT(words);                     \
     }
     FMEM(F64_ADD_RM, 4, 1, fd, m_, a + b)
     FMEM(F64_SUB_RM, 4, 1, fd, m_, a - b)
@@ -1158,17 +1275,17 @@ L_F64_DIV_SR:
     /* trapping truncations: NaN is an invalid conversion, anything whose
      * truncation falls outside the target range overflows; `lo < x < hi` are
      * the exact open bounds */
-#define TRUNC(name, FT, of, lo, hi, T, store_expr)                                                 \
-    L_##name:                                                                                      \
-    {                                                                                              \
-        FT x = of(S(1));                                                                           \
-        if (UNLIKELY(isnan(x)))                                                                    \
-            TRAP(WASM_TRAP_INVALID_CONV);                                                          \
-        if (UNLIKELY(!(x > (lo) && x < (hi))))                                                     \
-            TRAP(WASM_TRAP_INT_OVERFLOW);                                                          \
-        r = store_expr((T)x);                                                                      \
-        S(0) = r;                                                                                  \
-        NEXT(2);                                                                                   \
+#define TRUNC(name, FT, of, lo, hi, T, store_expr) \
+    L_##name:                                      \
+    {                                              \
+        FT x = of(S(1));                           \
+        if (UNLIKELY(isnan(x)))                    \
+            TRAP(WASM_TRAP_INVALID_CONV);          \
+        if (UNLIKELY(!(x > (lo) && x < (hi))))     \
+            TRAP(WASM_TRAP_INT_OVERFLOW);          \
+        r = store_expr((T)x);                      \
+        S(0) = r;                                  \
+        NEXT(2);                                   \
     }
 #define ST_U32(v) (uint64_t)(uint32_t)(v)
 #define ST_U64(v) (uint64_t)(v)
@@ -1176,24 +1293,23 @@ L_F64_DIV_SR:
     TRUNC(I32_TRUNC_F32_U, float, f32_of, -1.0f, 4294967296.0f, uint32_t, ST_U32)
     TRUNC(I32_TRUNC_F64_S, double, f64_of, -2147483649.0, 2147483648.0, int32_t, ST_U32)
     TRUNC(I32_TRUNC_F64_U, double, f64_of, -1.0, 4294967296.0, uint32_t, ST_U32)
-    TRUNC(I64_TRUNC_F32_S, float, f32_of, -9223373136366403584.0f, 9223372036854775808.0f,
-          int64_t, ST_U64)
+    TRUNC(I64_TRUNC_F32_S, float, f32_of, -9223373136366403584.0f, 9223372036854775808.0f, int64_t,
+          ST_U64)
     TRUNC(I64_TRUNC_F32_U, float, f32_of, -1.0f, 18446744073709551616.0f, uint64_t, ST_U64)
-    TRUNC(I64_TRUNC_F64_S, double, f64_of, -9223372036854777856.0, 9223372036854775808.0,
-          int64_t, ST_U64)
+    TRUNC(I64_TRUNC_F64_S, double, f64_of, -9223372036854777856.0, 9223372036854775808.0, int64_t,
+          ST_U64)
     TRUNC(I64_TRUNC_F64_U, double, f64_of, -1.0, 18446744073709551616.0, uint64_t, ST_U64)
-#define F64_SELF(v) (v)
-#define TRUNC_R(name, lo, hi, T, store_expr)                                                       \
-    L_##name##_R:                                                                                  \
-    {                                                                                              \
-        double x = fd;                                                                             \
-        if (UNLIKELY(isnan(x)))                                                                    \
-            TRAP(WASM_TRAP_INVALID_CONV);                                                          \
-        if (UNLIKELY(!(x > (lo) && x < (hi))))                                                     \
-            TRAP(WASM_TRAP_INT_OVERFLOW);                                                          \
-        r = store_expr((T)x);                                                                      \
-        S(0) = r;                                                                                  \
-        NEXT(1);                                                                                   \
+#define TRUNC_R(name, lo, hi, T, store_expr)   \
+    L_##name##_R:                              \
+    {                                          \
+        double x = fd;                         \
+        if (UNLIKELY(isnan(x)))                \
+            TRAP(WASM_TRAP_INVALID_CONV);      \
+        if (UNLIKELY(!(x > (lo) && x < (hi)))) \
+            TRAP(WASM_TRAP_INT_OVERFLOW);      \
+        r = store_expr((T)x);                  \
+        S(0) = r;                              \
+        NEXT(1);                               \
     }
     TRUNC_R(I32_TRUNC_F64_S, -2147483649.0, 2147483648.0, int32_t, ST_U32)
     TRUNC_R(I32_TRUNC_F64_U, -1.0, 4294967296.0, uint32_t, ST_U32)

@@ -35,16 +35,17 @@
 #define RI 1
 #define RF 2
 
+// clang-format off
 /* Integer comparisons, in the order of the wasm opcodes i32.eq .. i32.ge_u. */
-#define WASM_ICMPS(F, X) \
-    F(X, EQ)             \
-    F(X, NE) F(X, LT_S) F(X, LT_U) F(X, GT_S) F(X, GT_U) F(X, LE_S) F(X, LE_U) F(X, GE_S) F(X, GE_U)
+#define WASM_ICMPS(F, X)                                                                           \
+    F(X, EQ) F(X, NE) F(X, LT_S) F(X, LT_U) F(X, GT_S) F(X, GT_U) F(X, LE_S) F(X, LE_U)            \
+    F(X, GE_S) F(X, GE_U)
 
 /* Integer binary ops with an immediate form (b replaced by a 32-bit imm, sign-extended for i64). */
-#define WASM_IBIN_IMM(F, X) \
-    F(X, ADD)               \
-    F(X, SUB)               \
-    F(X, MUL) F(X, AND) F(X, OR) F(X, XOR) F(X, SHL) F(X, SHR_S) F(X, SHR_U) F(X, ROTL) F(X, ROTR)
+#define WASM_IBIN_IMM(F, X)                                                                        \
+    F(X, ADD) F(X, SUB) F(X, MUL) F(X, AND) F(X, OR) F(X, XOR) F(X, SHL) F(X, SHR_S) F(X, SHR_U)    \
+    F(X, ROTL) F(X, ROTR)
+// clang-format on
 
 #define WASM_OPS(X)                                                                                \
     /* control */                                                                                  \
@@ -116,6 +117,13 @@
     X(STORE16_AR, 3, RN)                                                                           \
     X(STORE32_AR, 3, RN)                                                                           \
     X(STORE64_AR, 3, RN)                                                                           \
+    /* scaled-index addresses, folded into loads and stores (d|v first, offset last):              \
+     * _X a b k imm: (u32)(a + (b << k) + imm); _XN b k imm: (u32)((b << k) + imm);                \
+     * _XS a b imm: (u32)(a - b + imm); LEA* d ... computes the same sum into d */                 \
+    X(LEA, 4, RI)                                                                                  \
+    X(LEA_N, 3, RI)                                                                                \
+    X(LEA_S, 3, RI)                                                                                \
+    WASM_XMEM(WASM_OPS_XMEM, X)                                                                    \
     X(MEMORY_SIZE, 1, RN) /* d */                                                                  \
     X(MEMORY_GROW, 2, RN) /* d a */                                                                \
     X(MEMORY_INIT, 4, RN) /* seg d s n */                                                          \
@@ -242,6 +250,18 @@
     X(F64_ABS_R, 1, RF)                                                                            \
     X(F64_NEG_R, 1, RF)                                                                            \
     X(F64_SQRT_R, 1, RF)                                                                           \
+    /* multiply-add, rounding after each step: d a b c (d = a * b + c), _R: a is the register,     \
+     * _IMM: b is an immediate (sign-extended for i64) */                                          \
+    X(I32_MULADD, 4, RI)                                                                           \
+    X(I32_MULADD_R, 3, RI)                                                                         \
+    X(I32_MULADD_IMM, 4, RI)                                                                       \
+    X(I32_MULADD_RI, 3, RI)                                                                        \
+    X(I64_MULADD, 4, RI)                                                                           \
+    X(I64_MULADD_R, 3, RI)                                                                         \
+    X(I64_MULADD_IMM, 4, RI)                                                                       \
+    X(I64_MULADD_RI, 3, RI)                                                                        \
+    X(F64_MULADD, 4, RF)                                                                           \
+    X(F64_MULADD_R, 3, RF)                                                                         \
     /* f64 with a memory operand M = f64 at (u32)(base + imm) + offset; R the f64 register,        \
      * S a slot: _RM/_MR d base imm offset, _SM d a base imm offset, _MS d b base imm offset */    \
     X(F64_ADD_RM, 4, RF)                                                                           \
@@ -301,6 +321,14 @@
     X(I64_TRUNC_SAT_F64_S, 2, RI)                                                                  \
     X(I64_TRUNC_SAT_F64_U, 2, RI)
 
+// clang-format off
+/* Loads and stores with scaled-index addresses: F(X, name, register). */
+#define WASM_XMEM(F, X)                                                                            \
+    F(X, LOAD8S, RI) F(X, LOAD8U, RI) F(X, LOAD16S, RI) F(X, LOAD16U, RI) F(X, LOAD32, RI)          \
+    F(X, LOAD32S, RI) F(X, LOAD64, RI) F(X, LOAD64F, RF)                                           \
+    F(X, STORE8, RN) F(X, STORE16, RN) F(X, STORE32, RN) F(X, STORE64, RN)
+// clang-format on
+
 /* Family expanders: X(name, operand words, register). */
 // clang-format off
 #define WASM_OPS_BR_CMP(X, cc)                                                                     \
@@ -319,6 +347,8 @@
 #define WASM_OPS_BIN64_IMM(X, op) X(I64_##op##_IMM, 3, RI)
 #define WASM_OPS_BIN32_REG(X, op)                                                                  \
     X(I32_##op##_R, 2, RI) X(I32_##op##_RI, 2, RI) X(I32_##op##_SR, 2, RI)
+#define WASM_OPS_XMEM(X, name, reg)                                                                \
+    X(name##_X, 6, reg) X(name##_XN, 5, reg) X(name##_XS, 5, reg)
 #define WASM_OPS_BIN64_REG(X, op)                                                                  \
     X(I64_##op##_R, 2, RI) X(I64_##op##_RI, 2, RI) X(I64_##op##_SR, 2, RI)
 // clang-format on
