@@ -261,7 +261,6 @@ static wasm_status run(wasm_store *store, wasm_instance *inst, const uint32_t *i
 
     /* call state shared by the call ops */
     const struct wasm_code *callee;
-    wasm_instance *ninst;
     wasm_func *f;
     uint64_t *nfp;
     const uint32_t *ret_ip;
@@ -400,12 +399,31 @@ do_return:
     csp += WASM_FRAME_REC;
     DISPATCH();
 
+/* Pushes the return record and enters callee's frame at nfp (no instance switch). */
+#define ENTER()                                                                              \
+    do {                                                                                     \
+        /* the record must fit above csp_min, the frame below the record */                  \
+        if (UNLIKELY((size_t)(csp - cold.csp_min) < WASM_FRAME_REC ||                        \
+                     (size_t)(csp - nfp) < (size_t)callee->frame_slots + WASM_FRAME_REC))    \
+            TRAP(WASM_TRAP_STACK_EXHAUSTED);                                                 \
+        CHARGE(callee->ops[OP_HW]); /* the entry block; execution starts past its FUEL op */ \
+        csp -= WASM_FRAME_REC;                                                               \
+        csp[0] = (uint64_t)(uintptr_t)ret_ip;                                                \
+        csp[1] = (uint64_t)(uintptr_t)fp;                                                    \
+        csp[2] = (uint64_t)(uintptr_t)inst;                                                  \
+        csp[3] = (uint64_t)(uintptr_t)cold.memo;                                             \
+        if (callee->nzero)                                                                   \
+            memset(nfp + callee->nparams, 0, WASM_CALL_ZERO * sizeof *nfp);                  \
+        fp = nfp;                                                                            \
+        ip = callee->ops + callee->entry;                                                    \
+    } while (0)
 L_CALL:
+    /* a function of this module: same instance */
     memcpy(&callee, &I(0), sizeof callee);
     nfp = fp + I(OP_HW);
     ret_ip = ip + OP_HW + OP_HW + 1;
-    ninst = inst;
-    goto enter;
+    ENTER();
+    DISPATCH();
 L_CALL_IMPORT:
     f = inst->funcs[I(0)];
     nfp = fp + I(1);
@@ -431,24 +449,9 @@ call_func:
     if (UNLIKELY(!f->code))
         goto call_host;
     callee = f->code;
-    ninst = f->inst;
-enter:
-    /* the record must fit above csp_min, the frame below the record */
-    if (UNLIKELY((size_t)(csp - cold.csp_min) < WASM_FRAME_REC ||
-                 (size_t)(csp - nfp) < (size_t)callee->frame_slots + WASM_FRAME_REC))
-        TRAP(WASM_TRAP_STACK_EXHAUSTED);
-    CHARGE(callee->ops[OP_HW]); /* the entry block; execution starts past its FUEL op */
-    csp -= WASM_FRAME_REC;
-    csp[0] = (uint64_t)(uintptr_t)ret_ip;
-    csp[1] = (uint64_t)(uintptr_t)fp;
-    csp[2] = (uint64_t)(uintptr_t)inst;
-    csp[3] = (uint64_t)(uintptr_t)cold.memo;
-    if (callee->nzero)
-        memset(nfp + callee->nparams, 0, WASM_CALL_ZERO * sizeof *nfp);
-    fp = nfp;
-    ip = callee->ops + callee->entry;
-    if (ninst != inst) {
-        inst = ninst;
+    ENTER();
+    if (f->inst != inst) {
+        inst = f->inst;
         cold.memo = memory_of(inst);
         LOAD_MEM();
     }
@@ -708,8 +711,8 @@ L_MEMORY_SIZE:
     S(0) = (uint32_t)(msize / WASM_PAGE_SIZE);
     NEXT(1);
 L_MEMORY_GROW : {
-    int64_t r = wasm_memory_grow(inst->mems[0], (uint32_t)S(1));
-    S(0) = (uint32_t)(int32_t)r;
+    int64_t old = wasm_memory_grow(inst->mems[0], (uint32_t)S(1));
+    S(0) = (uint32_t)(int32_t)old;
     LOAD_MEM();
     NEXT(2);
 }
@@ -763,8 +766,8 @@ L_TABLE_SIZE:
     S(0) = inst->tables[I(1)]->size;
     NEXT(2);
 L_TABLE_GROW : {
-    int64_t r = wasm_table_grow(inst->tables[I(1)], (uint32_t)S(3), (void *)(uintptr_t)S(2));
-    S(0) = (uint32_t)(int32_t)r;
+    int64_t old = wasm_table_grow(inst->tables[I(1)], (uint32_t)S(3), (void *)(uintptr_t)S(2));
+    S(0) = (uint32_t)(int32_t)old;
     NEXT(4);
 }
 L_TABLE_FILL : {
