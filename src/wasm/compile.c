@@ -69,9 +69,10 @@ typedef struct vval {
     uint32_t mode;  /* V_ADD: shift | X_NEG */
 } vval;
 
-#define POOL_MAX   512  /* distinct constants given a frame slot per function */
-#define TRACK      16   /* known values and dead-write candidates tracked at once */
-#define ZERO_TRACK 1024 /* locals whose known-zero state is tracked */
+#define POOL_MAX    512  /* distinct constants given a frame slot per function */
+#define TRACK       16   /* known values and dead-write candidates tracked at once */
+#define PEND_WINDOW 64   /* stack entries scanned for pending reads */
+#define ZERO_TRACK  1024 /* locals whose known-zero state is tracked */
 
 enum { C_FUNC, C_BLOCK, C_LOOP, C_IF };
 
@@ -81,9 +82,10 @@ typedef struct ctl {
     bool targeted; /* a forward branch goes to its end */
     uint32_t base; /* stack height below the block's params */
     uint32_t nparams, nresults;
-    uint32_t patch;     /* chain of branch words to patch with the end label (+1; 0 ends) */
-    uint32_t else_site; /* if: branch word to the else label / end (+1), 0 once bound */
-    uint32_t head;      /* loop: position of the header label */
+    uint32_t patch;           /* chain of branch words to patch with the end label (+1; 0 ends) */
+    uint32_t else_site;       /* if: branch word to the else label / end (+1), 0 once bound */
+    uint32_t head;            /* loop: position of the header label */
+    uint32_t stub, stub_mark; /* br_table: this label's stub, valid while the mark matches */
 } ctl;
 
 /* What the last emitted op was, for peephole fusion and retargeting. Valid
@@ -127,6 +129,7 @@ typedef struct comp {
     uint32_t npool, pool_cap;
     uint32_t fuel_at; /* count word of the current basic block */
     uint32_t dead_nest;
+    uint32_t table_mark; /* numbers br_tables, for their stub dedup */
     /* until the first label, declared locals not yet written are known zero */
     bool entry_block;
     uint8_t *written; /* ZERO_TRACK flags */
@@ -404,10 +407,16 @@ static bool vgrow(comp *c, uint32_t n)
     return true;
 }
 
+static void mat_from(comp *c, uint32_t from);
+
 static void vpush(comp *c, uint8_t kind, uint32_t local, uint64_t imm)
 {
     if (!vgrow(c, 1))
         return;
+    /* scans for pending entries start at pend_lo: keep that window short, so
+     * that no module can make compilation quadratic */
+    if (kind != V_TEMP && c->vh - c->pend_lo > PEND_WINDOW)
+        mat_from(c, c->pend_lo);
     if (kind != V_TEMP && c->pend_lo > c->vh)
         c->pend_lo = c->vh;
     if (kind == V_LOCAL || kind == V_ADD)
@@ -1664,24 +1673,19 @@ static void emit_br_table(comp *c, const uint32_t *labels, uint32_t n)
     if (!stubs)
         return;
     /* one stub per distinct label: carry the values, then branch or return */
-    uint32_t *stub_at = calloc(c->ch, sizeof *stub_at);
-    if (!stub_at) {
-        fail(c, WASM_ERR_NOMEM, "out of memory compiling function");
-        return;
-    }
+    uint32_t mark = ++c->table_mark;
     for (uint32_t j = 0; j <= n && !c->fail; j++) {
         ctl *t = label(c, labels[j]);
         if (!(t->kind == C_FUNC || !carry_in_place(c, t, arity)))
             continue;
-        uint32_t d = labels[j];
-        if (!stub_at[d]) {
+        if (t->stub_mark != mark) {
             put(c, 0); /* count word: stubs charge nothing */
-            stub_at[d] = pos(c);
+            t->stub = pos(c);
+            t->stub_mark = mark;
             emit_br(c, t);
         }
-        patch(c, first + j, stub_at[d]);
+        patch(c, first + j, t->stub);
     }
-    free(stub_at);
 }
 
 static struct known *known_of(comp *c, uint32_t x)
@@ -2073,13 +2077,10 @@ static uint32_t emit_prologue(comp *c, uint32_t nparams, uint32_t *nzero)
         return OP_HW + 1;
     }
     uint32_t at = put_op(c, OP_PROLOGUE);
-    put(c, nlocals + npool);
-    put(c, OP_HW + 1 - pos(c));
     put(c, nparams);
-    for (uint32_t k = 0; k < nlocals; k++) {
-        put(c, 0);
-        put(c, 0);
-    }
+    put(c, nlocals);
+    put(c, npool);
+    put(c, OP_HW + 1 - pos(c));
     for (uint32_t k = 0; k < npool; k++) {
         put(c, (uint32_t)c->pool_val[k]);
         put(c, (uint32_t)(c->pool_val[k] >> 32));

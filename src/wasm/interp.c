@@ -499,17 +499,19 @@ L_CONST64:
     S(0) = (uint64_t)I(1) | (uint64_t)I(2) << 32;
     NEXT(3);
 L_PROLOGUE : {
-    /* a plain loop: a memcpy call costs more for the usual few slots */
-    uint64_t *d = fp + I(2);
-    const uint32_t *s = &I(3);
-    uint32_t n = I(0);
-    do {
+    /* zero the locals, load the pool after them; plain loops, as a call to
+     * memset or memcpy costs more for the usual few slots */
+    uint64_t *d = fp + I(0);
+    for (uint32_t n = I(1); n; n--)
+        *d++ = 0;
+    const uint32_t *s = &I(4);
+    for (uint32_t n = I(2); n; n--) {
         uint64_t v;
         memcpy(&v, s, sizeof v);
         *d++ = v;
         s += 2;
-    } while (--n);
-    ip = &I(1) + (int32_t)I(1);
+    }
+    ip = &I(3) + (int32_t)I(3);
     DISPATCH();
 }
 L_SELECT : {

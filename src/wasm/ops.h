@@ -77,7 +77,7 @@
     X(ADD_IMM2, 6, RI) /* d1 a1 k1 d2 a2 k2: two i32 adds of immediates, in order */               \
     X(CONST32, 2, RN)  /* d imm (zero-extended) */                                                 \
     X(CONST64, 3, RN)  /* d lo hi */                                                               \
-    X(PROLOGUE, 3, RN) /* n off slot, n lo/hi pairs: zero locals, load pool, jump */               \
+    X(PROLOGUE, 4, RN) /* slot nzero npool off, npool lo/hi pairs: zero locals, load pool, jump */ \
     X(SELECT, 4, RI)   /* d a b c: d = c ? a : b */                                                \
     X(SELECT_R, 3, RI) /* d a b: d = r ? a : b */                                                  \
     X(SELECT64, 4, RI) /* d a b c: d = c ? a : b, testing all 64 bits of c */                      \
