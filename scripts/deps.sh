@@ -11,8 +11,14 @@ DEBIAN_PACKAGES=(
     libclang-rt-dev           # ASan/UBSan/libFuzzer runtimes for the default clang
     wabt                      # wast2json for the spec suite, wat2wasm for tests
     libcjson-dev              # JSON (spectest runner, HTTP API)
+    libuv1-dev                # event loop, TCP (libp2p transport)
+    libsodium-dev             # Ed25519, X25519, ChaCha20-Poly1305, SHA-256 (Noise)
+    libprotobuf-c-dev protobuf-c-compiler # libp2p protobuf messages
 )
-TERMUX_PACKAGES=(cmake make clang lld pkg-config cjson)
+# js-libp2p interop peers need Node.js >= 20 with npm; any install of it will do (Debian's,
+# NodeSource's, nvm's), so it is checked as a command, and Debian's packages are the fallback.
+NODE_PACKAGES=(nodejs npm)
+TERMUX_PACKAGES=(cmake make clang lld pkg-config cjson libuv libsodium protobuf-c nodejs)
 TERMUX_OPTIONAL=(wabt) # installed when the repository has it; without it spec tests are off
 
 say() { echo "deps: $*"; }
@@ -63,6 +69,16 @@ debian() {
     say "installed ${missing[*]}"
 }
 
+node_ok() { command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; }
+
+debian_node() {
+    node_ok && return
+    apt_quiet update
+    apt_quiet install -y --no-install-recommends "${NODE_PACKAGES[@]}"
+    node_ok || die "node and npm still missing after installing ${NODE_PACKAGES[*]}"
+    say "installed ${NODE_PACKAGES[*]}"
+}
+
 termux() {
     local missing optional p
     read -ra missing <<<"$(missing_of "${TERMUX_PACKAGES[@]}")"
@@ -102,6 +118,7 @@ if [ -n "${TERMUX_VERSION:-}" ] || [[ "${PREFIX:-}" == */com.termux/* ]]; then
     termux
 elif command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
     debian
+    debian_node
 else
     other
 fi

@@ -421,6 +421,8 @@ static void vpush(comp *c, uint8_t kind, uint32_t local, uint64_t imm)
         c->pend_lo = c->vh;
     if (kind == V_LOCAL || kind == V_ADD)
         c->npend++;
+    if (kind == V_LOCAL)
+        note_read(c, local); /* whoever consumes the entry reads the slot */
     c->vs[c->vh++] = (vval){kind, local, imm, NONE, NONE, 0};
     if (c->vh > c->vmax)
         c->vmax = c->vh;

@@ -147,6 +147,16 @@ wat bigmem <<'EOF'
 (module (memory 10) (func (export "execute")))
 EOF
 
+# A write read back only through local.tee's stack entry, then overwritten: the compiler's
+# dead-write elimination once dropped the first write (returned 15 instead of 16).
+wat teeread <<'EOF'
+(module
+  (func (export "execute") (param $a i32) (param $b i32) (result i32)
+    (local.tee $a (i32.add (local.get $a) (i32.const 1)))
+    (local.set $a (i32.const 5))
+    (i32.add (local.get $a))))
+EOF
+
 wat nofunc <<'EOF'
 (module (memory 1))
 EOF
@@ -164,6 +174,8 @@ expect 0 "i64 sum over a range (the only export, not named execute)" -- \
 stdout_is 4999950000 "i64 sum"
 expect 0 "i64 range past 32 bits" -- run "$tmp/sum64.wasm" --range 4294967296..4294967298
 stdout_is 8589934593 "i64 range past 32 bits"
+expect 0 "a tee'd value outlives the next write to its local" -- run "$tmp/teeread.wasm" --range 10..11
+stdout_is 16 "tee'd value, then overwrite"
 expect 2 "i32 range that does not fit" -- run "$tmp/sum32.wasm" --range 0..4294967296
 stderr_has "does not fit" "i32 range that does not fit"
 expect 2 "reversed range" -- run "$tmp/sum32.wasm" --range 5..1
