@@ -14,11 +14,12 @@ DEBIAN_PACKAGES=(
     libuv1-dev                # event loop, TCP (libp2p transport)
     libsodium-dev             # Ed25519, X25519, ChaCha20-Poly1305, SHA-256 (Noise)
     libprotobuf-c-dev protobuf-c-compiler # libp2p protobuf messages
+    jq                        # test scripts read `swarm node` JSON-lines events
 )
 # js-libp2p interop peers need Node.js >= 20 with npm; any install of it will do (Debian's,
 # NodeSource's, nvm's), so it is checked as a command, and Debian's packages are the fallback.
 NODE_PACKAGES=(nodejs npm)
-TERMUX_PACKAGES=(cmake make clang lld pkg-config cjson libuv libsodium protobuf-c nodejs)
+TERMUX_PACKAGES=(cmake make clang lld pkg-config cjson libuv libsodium protobuf-c nodejs jq)
 TERMUX_OPTIONAL=(wabt) # installed when the repository has it; without it spec tests are off
 
 say() { echo "deps: $*"; }
@@ -114,6 +115,33 @@ other() {
     say "unknown system, tools present"
 }
 
+# The js-libp2p peers of the interop tests: `npm ci` in tests/interop (pinned by its
+# package-lock.json) when node_modules is missing or older than the lock file. A failure (no
+# network, say) is only a warning: the interop tests then skip, saying node_modules is missing.
+interop_npm() {
+    local dir lock stamp log
+    dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/interop"
+    lock=$dir/package-lock.json
+    stamp=$dir/node_modules/.package-lock.json # npm rewrites it on every install
+    [ -f "$lock" ] || return 0
+    node_ok || {
+        say "warning: node/npm not found: the js-libp2p interop tests will be skipped"
+        return 0
+    }
+    if [ -f "$stamp" ] && [ ! "$lock" -nt "$stamp" ] && [ ! "$dir/package.json" -nt "$stamp" ]; then
+        return 0
+    fi
+    log="${TMPDIR:-/tmp}/swarm-deps-npm.log"
+    if (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
+        touch "$stamp"
+        say "installed the js-libp2p interop packages (npm ci in tests/interop)"
+    else
+        tail -n 20 "$log" >&2
+        say "warning: npm ci in tests/interop failed (full log: $log);" \
+            "the js-libp2p interop tests will be skipped"
+    fi
+}
+
 if [ -n "${TERMUX_VERSION:-}" ] || [[ "${PREFIX:-}" == */com.termux/* ]]; then
     termux
 elif command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
@@ -122,3 +150,4 @@ elif command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1
 else
     other
 fi
+interop_npm

@@ -85,6 +85,14 @@ bool cli_parse_u64(cli_args *a, const char *what, const char *s, uint64_t *out);
 /* Parses "A..B" (signed decimal, A <= B, half-open [A,B)); on error reports a usage error. */
 bool cli_parse_range(cli_args *a, const char *what, const char *s, int64_t *lo, int64_t *hi);
 
+/* The key file inside a data folder. */
+#define CLI_KEY_FILE "identity.key"
+
+/* The data folder (DESIGN.md section 7): `given` if not NULL, else $SWARM_HOME if set and not
+ * empty, else $HOME/.swarm. Writes it into out[0..cap); returns 0, or -1 with a message when no
+ * home is known or the path does not fit. Creates nothing. */
+int cli_data_dir(const char *given, char *out, size_t cap, char *err, size_t errlen);
+
 /* Prints "swarm <cmd>: not available yet in this version (planned: <plan>)" to stderr and
  * returns SWARM_EXIT_RUNTIME: the body of subcommands that later work fills in. */
 int cli_not_yet(const char *cmd, const char *plan);

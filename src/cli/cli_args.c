@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "err.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -143,6 +144,23 @@ bool cli_parse_range(cli_args *a, const char *what, const char *s, int64_t *lo, 
         return false;
     }
     return true;
+}
+
+int cli_data_dir(const char *given, char *out, size_t cap, char *err, size_t errlen)
+{
+    const char *home = getenv("SWARM_HOME");
+    int n;
+    if (given)
+        n = snprintf(out, cap, "%s", given);
+    else if (home && *home)
+        n = snprintf(out, cap, "%s", home);
+    else if ((home = getenv("HOME")) && *home)
+        n = snprintf(out, cap, "%s/.swarm", home);
+    else
+        return err_set(err, errlen, "no data folder: set SWARM_HOME or HOME, or pass --data-dir");
+    if (n < 0 || (size_t)n >= cap)
+        return err_set(err, errlen, "data folder path is too long");
+    return 0;
 }
 
 int cli_not_yet(const char *cmd, const char *plan)

@@ -10,6 +10,8 @@
 #include "buf.h"
 #include "varint.h"
 #include "base64.h"
+#include "base58.h"
+#include "base32.h"
 #include "hex.h"
 #include "file.h"
 #include "clock.h"

@@ -1,0 +1,224 @@
+/* host_identify.c - /ipfs/id/1.0.0 both ways. On every new connection we open a stream, read
+ * the peer's one length-prefixed Identify message and emit P2P_EV_IDENTIFIED; when the peer
+ * opens one, we write ours and close our side (FIN) a moment later, which is what js-libp2p
+ * expects (see HOST_IDENTIFY_FIN_DELAY_MS). */
+#include "host_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- asking (outbound) --------------------------------------------------------------------- */
+
+typedef struct {
+    p2p_host *h;
+    p2p_peer_id peer;
+    buf_t acc;
+    bool done; /* the message was handled or an error reported */
+} id_client;
+
+static void id_client_error(id_client *ic, const char *what)
+{
+    if (ic->done)
+        return;
+    ic->done = true;
+    char id[P2P_PEER_ID_STRLEN], msg[HOST_REASON_MAX + 160];
+    snprintf(msg, sizeof msg, "identify %s: %s", p2p_peer_id_str(&ic->peer, id), what);
+    p2p_event ev = {.type = P2P_EV_ERROR, .peer = &ic->peer, .message = msg};
+    host_emit(ic->h, &ev);
+}
+
+/* Handles the message once it is all there; returns true when done with the stream. */
+static bool id_client_try(id_client *ic, p2p_stream *s)
+{
+    uint64_t len;
+    size_t used;
+    int r = uvarint_decode(ic->acc.data, ic->acc.len, &len, &used);
+    if (r == VARINT_ETRUNC)
+        return false;
+    if (r != 0) {
+        id_client_error(ic, "bad message length");
+        return true;
+    }
+    if (len > IDENTIFY_MAX_MSG) {
+        id_client_error(ic, "message too large");
+        return true;
+    }
+    if (ic->acc.len - used < len)
+        return false;
+    identify_info info;
+    char err[HOST_REASON_MAX];
+    if (identify_decode(ic->acc.data + used, (size_t)len, &info, err, sizeof err) != 0) {
+        id_client_error(ic, err);
+        return true;
+    }
+    if (info.has_pubkey) {
+        p2p_peer_id from_key;
+        p2p_peer_id_from_pubkey(info.pubkey, &from_key);
+        if (!p2p_peer_id_eq(&from_key, &ic->peer)) {
+            identify_info_free(&info);
+            id_client_error(ic, "public key does not match the peer id; message ignored");
+            return true;
+        }
+    }
+    ic->done = true;
+    p2p_event ev = {.type = P2P_EV_IDENTIFIED,
+                    .peer = &ic->peer,
+                    .addr = s->c->remote.len ? &s->c->remote : NULL,
+                    .inbound = s->c->inbound,
+                    .agent = info.agent ? info.agent : "",
+                    .protocols = (const char *const *)info.protocols,
+                    .nprotocols = info.nprotocols,
+                    .listen_addrs = info.listen,
+                    .nlisten_addrs = info.nlisten,
+                    .observed = info.has_observed ? &info.observed : NULL};
+    host_emit(ic->h, &ev);
+    identify_info_free(&info);
+    return true;
+}
+
+static void id_client_data(p2p_stream *s, const uint8_t *p, size_t n, void *user)
+{
+    id_client *ic = user;
+    if (ic->done)
+        return;
+    if (buf_append(&ic->acc, p, n) != 0) {
+        id_client_error(ic, "message too large");
+        p2p_stream_reset(s);
+        return;
+    }
+    if (id_client_try(ic, s))
+        p2p_stream_close_write(s);
+}
+
+static void id_client_eof(p2p_stream *s, void *user)
+{
+    id_client *ic = user;
+    id_client_error(ic, "stream ended before the message");
+    p2p_stream_close_write(s);
+}
+
+static void id_client_close(p2p_stream *s, const char *reason, void *user)
+{
+    id_client *ic = user;
+    if (s->c->closing) /* the connection's end says it all */
+        ic->done = true;
+    id_client_error(ic, reason ? reason : "stream closed before the message");
+    buf_free(&ic->acc);
+    free(ic);
+}
+
+static void id_client_opened(p2p_stream *s, const char *err, void *user)
+{
+    id_client *ic = user;
+    if (!s) {
+        id_client_error(ic, err);
+        buf_free(&ic->acc);
+        free(ic);
+        return;
+    }
+    static const p2p_stream_cbs cbs = {
+        .on_data = id_client_data, .on_eof = id_client_eof, .on_close = id_client_close};
+    p2p_stream_set_cbs(s, &cbs, ic);
+    s->deadline = uv_now(ic->h->loop) + HOST_IDENTIFY_MS;
+}
+
+void host_identify_start(host_conn *c)
+{
+    id_client *ic = calloc(1, sizeof *ic);
+    if (!ic)
+        return;
+    ic->h = c->h;
+    ic->peer = c->peer;
+    buf_init(&ic->acc, UVARINT_MAX_LEN + IDENTIFY_MAX_MSG);
+    char err[HOST_REASON_MAX];
+    if (stream_open(c, P2P_PROTO_IDENTIFY, id_client_opened, ic, err, sizeof err) != 0) {
+        id_client_error(ic, err);
+        buf_free(&ic->acc);
+        free(ic);
+    }
+}
+
+/* ---- answering (inbound) ------------------------------------------------------------------- */
+
+typedef struct {
+    buf_t out;
+    size_t off;
+} id_server;
+
+/* Writes what is left; closes our side when all is out. */
+static void id_server_push(p2p_stream *s, id_server *is)
+{
+    if (is->off >= is->out.len)
+        return;
+    ssize_t w = p2p_stream_write(s, is->out.data + is->off, is->out.len - is->off);
+    if (w < 0) {
+        p2p_stream_reset(s);
+        return;
+    }
+    is->off += (size_t)w;
+    if (is->off == is->out.len)
+        stream_close_write_later(s, HOST_IDENTIFY_FIN_DELAY_MS);
+}
+
+static void id_server_writable(p2p_stream *s, void *user)
+{
+    id_server_push(s, user);
+}
+
+static void id_server_close(p2p_stream *s, const char *reason, void *user)
+{
+    id_server *is = user;
+    (void)s;
+    (void)reason;
+    buf_free(&is->out);
+    free(is);
+}
+
+void host_identify_handler(p2p_stream *s, void *user)
+{
+    host_conn *c = s->c;
+    p2p_host *h = c->h;
+    (void)user;
+    const char *protos[IDENTIFY_MAX_PROTOS];
+    p2p_maddr listen[IDENTIFY_MAX_ADDRS];
+    identify_info in;
+    memset(&in, 0, sizeof in);
+    in.protocol_version = (char *)IDENTIFY_PROTOCOL_VERSION;
+    in.agent = h->agent;
+    in.has_pubkey = true;
+    memcpy(in.pubkey, h->key.pk, sizeof in.pubkey);
+    for (host_handler *hd = h->handlers; hd && in.nprotocols < IDENTIFY_MAX_PROTOS; hd = hd->next)
+        protos[in.nprotocols++] = hd->protocol;
+    in.protocols = (char **)protos;
+    size_t nl = p2p_host_listen_addrs(h, listen, IDENTIFY_MAX_ADDRS);
+    in.listen = listen;
+    in.nlisten = nl < IDENTIFY_MAX_ADDRS ? nl : IDENTIFY_MAX_ADDRS;
+    if (c->remote.len) {
+        in.has_observed = true;
+        in.observed = c->remote;
+    }
+    id_server *is = calloc(1, sizeof *is);
+    char err[HOST_REASON_MAX];
+    if (!is) {
+        p2p_stream_reset(s);
+        return;
+    }
+    buf_init(&is->out, UVARINT_MAX_LEN + IDENTIFY_MAX_MSG);
+    if (identify_encode(&in, &is->out, err, sizeof err) != 0) {
+        buf_free(&is->out);
+        free(is);
+        p2p_stream_reset(s);
+        char msg[HOST_REASON_MAX + 32];
+        snprintf(msg, sizeof msg, "identify: %s", err);
+        p2p_event ev = {.type = P2P_EV_ERROR, .peer = &c->peer, .message = msg};
+        host_emit(h, &ev);
+        return;
+    }
+    static const p2p_stream_cbs cbs = {.on_writable = id_server_writable,
+                                       .on_close = id_server_close};
+    p2p_stream_set_cbs(s, &cbs, is);
+    /* a peer that never closes its side must not keep the stream forever */
+    s->deadline = uv_now(h->loop) + HOST_IDENTIFY_MS;
+    id_server_push(s, is);
+}

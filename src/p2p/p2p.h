@@ -1,0 +1,281 @@
+/* p2p.h - the public header of src/p2p: Swarm's libp2p stack.
+ *
+ * Identity (Ed25519 keys, peer ids), multiaddrs, and a host: TCP connections upgraded with
+ * multistream-select, Noise XX and Yamux, protocol handlers, streams with back-pressure,
+ * identify and ping. Specs: the libp2p/specs repository; docs/PROTOCOL.md says what we support.
+ *
+ * Threading: a host and everything reached from it belong to the thread that runs its libuv
+ * loop. Callbacks run on that thread, never from inside the call that caused them unless a
+ * function's comment says so. Errors: functions that can fail return 0 (or a count) and -1
+ * with a message in `char *err, size_t errlen` (see util/err.h). */
+#ifndef SWARM_P2P_H
+#define SWARM_P2P_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <uv.h>
+
+#include "util.h"
+
+/* ---- keys ----------------------------------------------------------------------------------- */
+
+#define P2P_PUBKEY_PROTO_LEN 36 /* an Ed25519 PublicKey protobuf: 08 01 12 20 + 32 bytes */
+
+/* An Ed25519 key pair: sk is libsodium's 64-byte form (seed || public key). */
+typedef struct {
+    uint8_t sk[64];
+    uint8_t pk[32];
+} p2p_key;
+
+/* Makes a fresh key pair from the system's randomness. Returns 0, or -1 if libsodium fails to
+ * initialise. */
+int p2p_key_generate(p2p_key *k, char *err, size_t errlen);
+
+/* Reads the key file at path (a libp2p PrivateKey protobuf holding an Ed25519 key). If the file
+ * does not exist, creates a new key and writes it there with mode 0600 (creating the parent
+ * directory with 0700), and sets *created (may be NULL). A file that exists but is unreadable,
+ * malformed, of another key type or readable by others (mode & 077) is an error. */
+int p2p_key_load_or_create(const char *path, p2p_key *k, bool *created, char *err, size_t errlen);
+
+/* Writes k to path as a PrivateKey protobuf, mode 0600, atomically (temporary file + rename). */
+int p2p_key_save(const char *path, const p2p_key *k, char *err, size_t errlen);
+
+/* Signs msg[0..n) with k. */
+void p2p_key_sign(const p2p_key *k, const uint8_t *msg, size_t n, uint8_t sig[64]);
+
+/* Checks an Ed25519 signature. */
+bool p2p_key_verify(const uint8_t pk[32], const uint8_t *msg, size_t n, const uint8_t sig[64]);
+
+/* Writes the PublicKey protobuf of an Ed25519 public key (deterministic, 36 bytes) into out. */
+void p2p_pubkey_encode(const uint8_t pk[32], uint8_t out[P2P_PUBKEY_PROTO_LEN]);
+
+/* Reads a PublicKey protobuf; only Ed25519 keys are accepted (others are refused by name). */
+int p2p_pubkey_decode(const uint8_t *p, size_t n, uint8_t pk[32], char *err, size_t errlen);
+
+/* ---- peer ids ------------------------------------------------------------------------------- */
+
+#define P2P_PEER_ID_MAX    64  /* bytes of a binary peer id (a multihash) we accept */
+#define P2P_PEER_ID_STRLEN 100 /* room for the base58btc text of any accepted id, with NUL */
+
+/* A peer id in binary form: a multihash, identity (0x00) for keys of at most 42 bytes (all
+ * Ed25519 ids) or sha2-256 (0x12) for larger ones. Compare with p2p_peer_id_eq. */
+typedef struct {
+    uint8_t len;
+    uint8_t b[P2P_PEER_ID_MAX];
+} p2p_peer_id;
+
+/* The peer id of an Ed25519 public key (identity multihash of its PublicKey protobuf). */
+void p2p_peer_id_from_pubkey(const uint8_t pk[32], p2p_peer_id *id);
+
+/* Reads a binary peer id (identity or sha2-256 multihash, exact length). */
+int p2p_peer_id_from_bytes(const uint8_t *p, size_t n, p2p_peer_id *id, char *err, size_t errlen);
+
+/* Reads a peer id's text form: base58btc ("12D3KooW...", "Qm...") or a CIDv1 with the
+ * libp2p-key codec (0x72) in any multibase we know ("b..." base32, "z..." base58btc). */
+int p2p_peer_id_parse(const char *text, p2p_peer_id *id, char *err, size_t errlen);
+
+/* Writes the base58btc text of id into out (P2P_PEER_ID_STRLEN bytes) and returns out. */
+char *p2p_peer_id_str(const p2p_peer_id *id, char out[P2P_PEER_ID_STRLEN]);
+
+/* True if a and b are the same id. */
+bool p2p_peer_id_eq(const p2p_peer_id *a, const p2p_peer_id *b);
+
+/* If id embeds an Ed25519 public key (identity multihash), stores it in pk and returns 0;
+ * otherwise returns -1. */
+int p2p_peer_id_pubkey(const p2p_peer_id *id, uint8_t pk[32]);
+
+/* ---- multiaddrs ----------------------------------------------------------------------------- */
+
+#define P2P_MADDR_MAX 400 /* bytes of a binary multiaddr we accept */
+
+/* A multiaddr in binary form (code, value pairs). Known protocols: ip4, ip6, tcp, udp, dns,
+ * dns4, dns6, dnsaddr, p2p; parsing anything else is an error that names it. */
+typedef struct {
+    uint16_t len;
+    uint8_t b[P2P_MADDR_MAX];
+} p2p_maddr;
+
+/* Parses the text form ("/ip4/127.0.0.1/tcp/4001/p2p/12D3KooW..."). */
+int p2p_maddr_parse(const char *text, p2p_maddr *ma, char *err, size_t errlen);
+
+/* Reads and validates a binary multiaddr (every component known and well formed). */
+int p2p_maddr_from_bytes(const uint8_t *p, size_t n, p2p_maddr *ma, char *err, size_t errlen);
+
+/* Appends the text form of ma to out (no NUL counted). Returns 0, or -1 if out refuses. */
+int p2p_maddr_str(const p2p_maddr *ma, buf_t *out);
+
+/* Like p2p_maddr_str into a fixed buffer; returns out ("" if it does not fit). */
+const char *p2p_maddr_cstr(const p2p_maddr *ma, char *out, size_t cap);
+
+/* Appends "/p2p/<id>" to ma. */
+int p2p_maddr_add_peer(p2p_maddr *ma, const p2p_peer_id *id, char *err, size_t errlen);
+
+/* The address of a TCP socket as /ip4/A/tcp/P or /ip6/A/tcp/P. */
+int p2p_maddr_from_sockaddr(const struct sockaddr *sa, p2p_maddr *ma, char *err, size_t errlen);
+
+/* What the TCP transport needs from a multiaddr of the form
+ * /(ip4|ip6|dns|dns4|dns6)/HOST/tcp/PORT[/p2p/ID]. */
+typedef struct {
+    int family;     /* AF_INET, AF_INET6, or AF_UNSPEC for a dns name */
+    char host[256]; /* the address in text, or the dns name */
+    uint16_t port;
+    bool has_peer; /* a /p2p/ID component was present */
+    p2p_peer_id peer;
+} p2p_tcp_addr;
+
+/* Splits a TCP multiaddr; anything else (udp, missing port, extra parts) is an error. */
+int p2p_maddr_to_tcp(const p2p_maddr *ma, p2p_tcp_addr *out, char *err, size_t errlen);
+
+/* ---- the host ------------------------------------------------------------------------------- */
+
+typedef struct p2p_host p2p_host;
+typedef struct p2p_stream p2p_stream;
+
+#define P2P_PROTO_IDENTIFY "/ipfs/id/1.0.0"
+#define P2P_PROTO_PING     "/ipfs/ping/1.0.0"
+
+typedef struct {
+    const p2p_key *key;            /* the host's identity; copied */
+    const char *agent;             /* identify agentVersion; default "swarm/<version>" */
+    uint32_t max_conns;            /* connections at once, both directions; default 256 */
+    uint32_t max_streams;          /* open streams per connection; default 256 */
+    uint64_t handshake_timeout_ms; /* TCP accept/connect to muxer ready; default 10000 */
+    uint64_t dial_timeout_ms;      /* whole dial, TCP connect included; default 15000 */
+    uint64_t idle_timeout_ms;      /* a connection with no streams and no traffic; default
+                                      120000; 0 = never */
+    uint64_t keepalive_ms;         /* yamux ping on idle connections; default 15000; 0 = off */
+} p2p_host_config;
+
+/* Fills c with the defaults above (key left NULL: the caller must set it). */
+void p2p_host_config_default(p2p_host_config *c);
+
+typedef enum {
+    P2P_EV_LISTENING,    /* addr: a listen address, with the real port; peer: our id */
+    P2P_EV_CONNECTED,    /* peer, addr (remote), inbound */
+    P2P_EV_IDENTIFIED,   /* peer, agent, protocols, listen_addrs, observed */
+    P2P_EV_DISCONNECTED, /* peer, message: why (NULL when closed by us) */
+    P2P_EV_ERROR,        /* message: a failure not tied to a call (e.g. a refused peer) */
+} p2p_event_type;
+
+typedef struct {
+    p2p_event_type type;
+    const p2p_peer_id *peer;
+    const p2p_maddr *addr;
+    bool inbound;
+    const char *agent;
+    const char *const *protocols;
+    size_t nprotocols;
+    const p2p_maddr *listen_addrs;
+    size_t nlisten_addrs;
+    const p2p_maddr *observed; /* may be NULL */
+    const char *message;
+} p2p_event;
+
+/* Receives host events. Pointers in ev are valid only during the call. */
+typedef void (*p2p_event_cb)(p2p_host *h, const p2p_event *ev, void *user);
+
+/* Creates a host on loop. The host answers identify and ping from the start. On success *out
+ * owns the host until p2p_host_close. */
+int p2p_host_new(uv_loop_t *loop, const p2p_host_config *cfg, p2p_event_cb on_event, void *user,
+                 p2p_host **out, char *err, size_t errlen);
+
+/* Closes every listener, connection and stream (their callbacks run with an error), then frees
+ * the host once libuv has closed its handles; done (may be NULL) runs then. */
+void p2p_host_close(p2p_host *h, void (*done)(void *user), void *user);
+
+/* The host's peer id. */
+const p2p_peer_id *p2p_host_id(const p2p_host *h);
+
+/* Listens on a TCP multiaddr (port 0 picks a free port). Emits P2P_EV_LISTENING before it
+ * returns 0. */
+int p2p_host_listen(p2p_host *h, const char *maddr, char *err, size_t errlen);
+
+/* Copies up to max current listen addresses (with real ports, without /p2p) into out and
+ * returns how many there are. */
+size_t p2p_host_listen_addrs(const p2p_host *h, p2p_maddr *out, size_t max);
+
+/* Result of a dial: status 0 and the peer, or -1 and a message. */
+typedef void (*p2p_dial_cb)(p2p_host *h, int status, const p2p_peer_id *peer, const char *err,
+                            void *user);
+
+/* Dials a TCP multiaddr; with /p2p/ID the remote must prove that id or is refused. Reuses an
+ * existing connection to that peer. cb always runs, later, exactly once (unless this returns
+ * -1 for a multiaddr that cannot be dialled at all). */
+int p2p_host_dial(p2p_host *h, const char *maddr, p2p_dial_cb cb, void *user, char *err,
+                  size_t errlen);
+
+/* True if a connection to peer is up (upgraded). */
+bool p2p_host_is_connected(const p2p_host *h, const p2p_peer_id *peer);
+
+/* Copies up to max connected peer ids into out; returns how many are connected. */
+size_t p2p_host_peers(const p2p_host *h, p2p_peer_id *out, size_t max);
+
+/* Closes every connection to peer (P2P_EV_DISCONNECTED follows). */
+void p2p_host_disconnect(p2p_host *h, const p2p_peer_id *peer);
+
+/* ---- streams -------------------------------------------------------------------------------- */
+
+/* Called with each inbound stream negotiated to a protocol registered by p2p_host_handle. The
+ * handler sets the stream's callbacks (or resets/closes it). */
+typedef void (*p2p_stream_handler)(p2p_stream *s, void *user);
+
+/* Serves protocol id (e.g. "/swarm/task/1.0.0"), replacing an earlier handler for it. */
+int p2p_host_handle(p2p_host *h, const char *protocol, p2p_stream_handler fn, void *user,
+                    char *err, size_t errlen);
+
+/* Result of opening a stream: s on success (set its callbacks now), or NULL and a message. */
+typedef void (*p2p_open_cb)(p2p_stream *s, const char *err, void *user);
+
+/* Opens a stream to a connected peer and negotiates protocol on it. cb runs later, once. */
+int p2p_host_open_stream(p2p_host *h, const p2p_peer_id *peer, const char *protocol,
+                         p2p_open_cb cb, void *user, char *err, size_t errlen);
+
+typedef struct {
+    /* Bytes from the peer. Not called while the stream is paused. */
+    void (*on_data)(p2p_stream *s, const uint8_t *p, size_t n, void *user);
+    /* The peer closed its side: no more data will come. */
+    void (*on_eof)(p2p_stream *s, void *user);
+    /* A write that returned short may go on now. */
+    void (*on_writable)(p2p_stream *s, void *user);
+    /* The stream is gone: closed by both sides (reason NULL), reset, or its connection closed.
+     * Always the last callback; s is freed when it returns. */
+    void (*on_close)(p2p_stream *s, const char *reason, void *user);
+} p2p_stream_cbs;
+
+/* Sets the stream's callbacks and their user pointer (cbs is copied; NULL members are fine). */
+void p2p_stream_set_cbs(p2p_stream *s, const p2p_stream_cbs *cbs, void *user);
+
+/* Queues up to n bytes for the peer and returns how many were taken: fewer than n when the
+ * stream's send window and buffer are full (on_writable follows), -1 if the stream can no longer
+ * send (closed for writing, reset, connection gone). */
+ssize_t p2p_stream_write(p2p_stream *s, const void *p, size_t n);
+
+/* Stops (paused = true) or restarts delivery of on_data. While paused the peer's window is not
+ * replenished, so a slow reader slows the writer and buffers stay bounded. */
+void p2p_stream_pause(p2p_stream *s, bool paused);
+
+/* Half-closes: sends FIN after the queued bytes. Reading goes on until on_eof. */
+int p2p_stream_close_write(p2p_stream *s);
+
+/* Aborts the stream both ways (RST); on_close follows with a reason. */
+void p2p_stream_reset(p2p_stream *s);
+
+/* The negotiated protocol id, the remote peer, and the direction. */
+const char *p2p_stream_protocol(const p2p_stream *s);
+const p2p_peer_id *p2p_stream_peer(const p2p_stream *s);
+bool p2p_stream_inbound(const p2p_stream *s);
+
+/* ---- ping ----------------------------------------------------------------------------------- */
+
+/* Result of a ping: status 0 and the round trip in milliseconds, or -1 and a message. */
+typedef void (*p2p_ping_cb)(p2p_host *h, const p2p_peer_id *peer, int status, double rtt_ms,
+                            const char *err, void *user);
+
+/* Pings a connected peer once over /ipfs/ping/1.0.0 (32 random bytes, echoed). */
+int p2p_ping(p2p_host *h, const p2p_peer_id *peer, p2p_ping_cb cb, void *user, char *err,
+             size_t errlen);
+
+#endif

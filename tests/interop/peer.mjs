@@ -1,0 +1,266 @@
+// A js-libp2p peer for interop tests, with the command line and the JSON-lines events of
+// `swarm node`, so a test can drive either one the same way:
+//
+//   node --import ./polyfill.mjs peer.mjs [--listen MA]... [--connect MA]... [--ping]
+//        [--ping-interval S] [--key FILE] [--exit-after S]
+//
+// Events, one JSON object per line on stdout:
+//   {"event":"listening","addr":"<multiaddr>/p2p/<id>"}
+//   {"event":"connected","peer":ID,"addr":MA,"direction":"in|out"}
+//   {"event":"identified","peer":ID,"agent":S,"protocols":[...],"listen_addrs":[...],"observed":MA}
+//   {"event":"ping","peer":ID,"rtt_ms":N}                    (--ping: our own pings)
+//   {"event":"disconnected","peer":ID}
+//   {"event":"error","message":S[,"peer":ID]}
+// and one event `swarm node` does not have:
+//   {"event":"monitor","peer":ID,"rtt_ms":N} or {"event":"monitor","peer":ID,"error":S}
+//     a ping by js-libp2p's connection monitor (every 10 s on every connection; a failed one
+//     makes js abort the connection), seen through the metrics hook that libp2p calls for
+//     every negotiated stream.
+// Logs of js-libp2p itself go to stderr: DEBUG='libp2p:*' node ... shows them.
+//
+// Extending (gossipsub, issue 4): add an entry to FEATURES below: CLI options, libp2p services
+// and a start function that gets the node and the emit function.
+
+import { readFile, writeFile, mkdir } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { parseArgs } from 'node:util'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+
+const PING_PROTOCOL = '/ipfs/ping/1.0.0'
+
+/** Prints one event line. Writes to a file or a pipe stay in order. */
+function emit (event, fields = {}) {
+  process.stdout.write(JSON.stringify({ event, ...fields }) + '\n')
+}
+
+function errText (err) {
+  return err?.message ?? String(err)
+}
+
+// ---- features: each adds options, services and behaviour ---------------------------------
+
+/** Our own pings (--ping): every connected peer once identified, then every --ping-interval s.
+ * The connection monitor pings on its own whatever this says. */
+const pingFeature = {
+  options: {
+    ping: { type: 'boolean', default: false },
+    'ping-interval': { type: 'string', default: '10' }
+  },
+  // The monitor's ping streams count against the ping service's outbound limit (default 1 per
+  // connection): with room for one, our ping and the monitor's collide, and the monitor aborts
+  // the connection when its stream is refused.
+  services: () => ({ ping: ping({ maxOutboundStreams: 4 }) }),
+  start (node, args, ctx) {
+    if (!args.ping) return
+    const intervalMs = Number(args['ping-interval']) * 1000
+    if (!(intervalMs > 0)) throw new Error(`bad --ping-interval ${args['ping-interval']}`)
+    const pingOnce = async (peerId) => {
+      const token = ctx.ownPingStarting(peerId)
+      try {
+        const rtt = await node.services.ping.ping(peerId, { signal: AbortSignal.timeout(10000) })
+        emit('ping', { peer: peerId.toString(), rtt_ms: rtt })
+      } catch (err) {
+        emit('error', { peer: peerId.toString(), message: `ping: ${errText(err)}` })
+      } finally {
+        ctx.ownPingDone(token)
+      }
+    }
+    node.addEventListener('peer:identify', (evt) => { pingOnce(evt.detail.peerId) })
+    const timer = setInterval(() => {
+      for (const peerId of node.getPeers()) pingOnce(peerId)
+    }, intervalMs)
+    ctx.onStop(() => clearInterval(timer))
+  }
+}
+
+const FEATURES = [pingFeature]
+
+// ---- the connection monitor, observed ------------------------------------------------------
+
+/** Tells the connection monitor's pings apart from our own (both are outbound streams on the
+ * ping protocol): each of our pings leaves a token for its peer that the next outbound ping
+ * stream to that peer takes. If a monitor ping and ours start at the same moment they may swap
+ * labels; both are pings on the same connection, so the counts stay right. */
+function makeMonitorWatch (getNode) {
+  const tokens = [] // { peer: string, taken: boolean }
+  const connOfStream = (stream) =>
+    getNode()?.getConnections().find((c) => c.streams.includes(stream))
+  const watch = (stream) => {
+    if (stream.direction !== 'outbound' || stream.protocol !== PING_PROTOCOL) return
+    const conn = connOfStream(stream)
+    if (conn == null) return
+    const peer = conn.remotePeer.toString()
+    const i = tokens.findIndex((t) => t.peer === peer && !t.taken)
+    if (i >= 0) {
+      tokens[i].taken = true
+      tokens.splice(i, 1)
+      return
+    }
+    stream.addEventListener('close', (evt) => {
+      if (evt.error != null) emit('monitor', { peer, error: errText(evt.error) })
+      else emit('monitor', { peer, rtt_ms: conn.rtt })
+    }, { once: true })
+  }
+  return {
+    watch,
+    ownPingStarting (peerId) {
+      const t = { peer: peerId.toString(), taken: false }
+      tokens.push(t)
+      return t
+    },
+    ownPingDone (t) {
+      const i = tokens.indexOf(t)
+      if (i >= 0) tokens.splice(i, 1)
+    }
+  }
+}
+
+/** A do-nothing metrics implementation whose trackProtocolStream reports to watch. libp2p calls
+ * it for every stream once its protocol is negotiated, in both directions. */
+function watchingMetrics (watch) {
+  const metric = {
+    update () {}, increment () {}, decrement () {}, reset () {}, observe () {},
+    timer () { return () => {} }
+  }
+  return () => ({
+    trackMultiaddrConnection () {},
+    trackProtocolStream (stream) {
+      try { watch(stream) } catch (err) { emit('error', { message: `monitor watch: ${errText(err)}` }) }
+    },
+    registerMetric () { return metric },
+    registerMetricGroup () { return metric },
+    registerCounter () { return metric },
+    registerCounterGroup () { return metric },
+    registerHistogram () { return metric },
+    registerHistogramGroup () { return metric },
+    registerSummary () { return metric },
+    registerSummaryGroup () { return metric },
+    createTrace () { return undefined },
+    traceFunction (name, fn) { return fn }
+  })
+}
+
+// ---- keys ------------------------------------------------------------------------------------
+
+/** Reads a libp2p PrivateKey protobuf (the format `swarm node --key` uses), or makes a new
+ * Ed25519 key and writes it there (mode 0600) when the file does not exist. */
+async function loadOrCreateKey (path) {
+  try {
+    return privateKeyFromProtobuf(await readFile(path))
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw new Error(`key ${path}: ${errText(err)}`)
+  }
+  const key = await generateKeyPair('Ed25519')
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+  await writeFile(path, privateKeyToProtobuf(key), { mode: 0o600 })
+  return key
+}
+
+// ---- main ------------------------------------------------------------------------------------
+
+async function main () {
+  const options = {
+    listen: { type: 'string', multiple: true, default: [] },
+    connect: { type: 'string', multiple: true, default: [] },
+    key: { type: 'string' },
+    'exit-after': { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false }
+  }
+  for (const f of FEATURES) Object.assign(options, f.options)
+  const { values: args } = parseArgs({ options, strict: true, allowPositionals: false })
+  if (args.help) {
+    process.stdout.write('usage: node --import ./polyfill.mjs peer.mjs [--listen MA]... ' +
+      '[--connect MA]... [--ping] [--ping-interval S] [--key FILE] [--exit-after S]\n')
+    return 0
+  }
+
+  const stops = []
+  let node
+  const monitor = makeMonitorWatch(() => node)
+  const ctx = {
+    onStop: (fn) => stops.push(fn),
+    ownPingStarting: monitor.ownPingStarting,
+    ownPingDone: monitor.ownPingDone
+  }
+  const services = { identify: identify() }
+  for (const f of FEATURES) Object.assign(services, f.services?.(args))
+
+  node = await createLibp2p({
+    privateKey: args.key != null ? await loadOrCreateKey(args.key) : undefined,
+    addresses: { listen: args.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    // The monitor is on by default in libp2p 3.x; spelled out because the tests rely on it.
+    connectionMonitor: { enabled: true, pingInterval: 10000, abortConnectionOnPingFailure: true },
+    metrics: watchingMetrics(monitor.watch),
+    services
+  })
+
+  node.addEventListener('connection:open', (evt) => {
+    const c = evt.detail
+    emit('connected', {
+      peer: c.remotePeer.toString(),
+      addr: c.remoteAddr.toString(),
+      direction: c.direction === 'inbound' ? 'in' : 'out'
+    })
+  })
+  node.addEventListener('connection:close', (evt) => {
+    emit('disconnected', { peer: evt.detail.remotePeer.toString() })
+  })
+  node.addEventListener('peer:identify', (evt) => {
+    const r = evt.detail
+    emit('identified', {
+      peer: r.peerId.toString(),
+      agent: r.agentVersion ?? '',
+      protocols: r.protocols ?? [],
+      listen_addrs: (r.listenAddrs ?? []).map(String),
+      observed: r.observedAddr?.toString() ?? null
+    })
+  })
+
+  await node.start()
+  for (const ma of node.getMultiaddrs()) emit('listening', { addr: ma.toString() })
+  for (const f of FEATURES) f.start?.(node, args, ctx)
+
+  let stopping = false
+  const stop = async (code) => {
+    if (stopping) return
+    stopping = true
+    for (const fn of stops) fn()
+    try {
+      await node.stop()
+    } catch (err) {
+      emit('error', { message: `stop: ${errText(err)}` })
+    }
+    process.stdout.write('', () => process.exit(code))
+  }
+  process.on('SIGINT', () => stop(0))
+  process.on('SIGTERM', () => stop(0))
+  if (args['exit-after'] != null) {
+    const s = Number(args['exit-after'])
+    if (!(s >= 0)) throw new Error(`bad --exit-after ${args['exit-after']}`)
+    setTimeout(() => stop(0), s * 1000)
+  }
+
+  for (const addr of args.connect) {
+    node.dial(multiaddr(addr), { signal: AbortSignal.timeout(15000) }).catch((err) => {
+      emit('error', { message: `dial ${addr}: ${errText(err)}` })
+    })
+  }
+  return null
+}
+
+main().then((code) => {
+  if (code != null) process.exit(code)
+}, (err) => {
+  emit('error', { message: errText(err) })
+  process.stdout.write('', () => process.exit(1))
+})
