@@ -21,7 +21,7 @@
 #include "yamux.h"
 
 #define MAX_TRACKED  64
-#define WRITE_BUDGET (1u << 20) /* bytes the application writes per run, for speed */
+#define WRITE_BUDGET (512u << 10) /* bytes the application writes per run, for speed */
 
 typedef struct {
     yamux_stream *st;
@@ -321,7 +321,7 @@ static bool setup(fz *f, const uint8_t hdr[6], bool client, bool pair)
     buf_init(&f->outq, 0);
     yamux_config_default(&f->cfg);
     f->cfg.max_streams = 1 + hdr[0] % 16;
-    f->cfg.max_frame = hdr[1] & 1 ? 64 * 1024 : 1 + (uint32_t)hdr[1] * 97;
+    f->cfg.max_frame = hdr[1] & 1 ? 64 * 1024 : 512 + (uint32_t)hdr[1] * 97;
     f->cfg.send_buffer = hdr[2] & 1 ? 256 * 1024 : 1 + (size_t)hdr[2] * 131;
     f->cfg.max_window = (hdr[2] & 2) ? 1u << 20 : YAMUX_INITIAL_WINDOW;
     /* big writes reach the window and the send buffer: short writes, on_writable */

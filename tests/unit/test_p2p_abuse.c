@@ -218,8 +218,10 @@ static int raw_mss(raw *r, const char *proto)
         size_t used = 0;
         char err[256];
         mss_status st = mss_feed(&m, src->data, src->len, &used, &out, err, sizeof err);
-        memmove(src->data, src->data + used, src->len - used);
-        src->len -= used;
+        if (used) {
+            memmove(src->data, src->data + used, src->len - used);
+            src->len -= used;
+        }
         if (st == MSS_DONE) {
             rc = 0;
             break;

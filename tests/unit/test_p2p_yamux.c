@@ -486,8 +486,13 @@ static void test_one_byte_at_a_time(void)
 /* A paused reader stops the writer at the window; unpausing resumes. */
 static void test_pause(void)
 {
+    /* the writer's max_window caps its queue below the window b grants once grown: then pulls
+     * free room and on_writable runs from inside yamux_pull too */
+    yamux_config cfg;
+    yamux_config_default(&cfg);
+    cfg.max_window = YAMUX_INITIAL_WINDOW;
     app a, b;
-    app_init(&a, true, NULL);
+    app_init(&a, true, &cfg);
     app_init(&b, false, NULL);
     b.accept_pause = true;
     a.pull_in_writable = true;
