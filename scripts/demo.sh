@@ -2,6 +2,7 @@
 # The demo behind `make demo`: builds each examples/*.c to a wasm32 module (with
 # examples/build.sh when it exists, else plain clang) and runs it with
 # `swarm run MODULE --range A..B`, printing the result, the expected value and the time.
+# Then two libp2p nodes (`swarm node`) meet on loopback: connect, identify, ping.
 # The range and the expected value come from the example's "Expected: execute(A, B) = V"
 # comment line; without one, DEMO_RANGE (default 0..1000000) is used and nothing is compared.
 set -euo pipefail
@@ -71,4 +72,32 @@ for src in examples/*.c; do
         status=1
     fi
 done
+
+# The network layer: two nodes on loopback over TCP + Noise + Yamux, identify and ping.
+echo
+echo "demo: two libp2p nodes on 127.0.0.1 (swarm node): connect, identify, ping"
+events=$(mktemp)
+trap 'rm -f "$events"' EXIT
+"$SWARM" node --listen /ip4/127.0.0.1/tcp/0 --exit-after 4 2>/dev/null >"$events" &
+listener=$!
+addr=
+for _ in $(seq 50); do
+    addr=$(grep -m 1 -o '"addr":"[^"]*"' "$events" 2>/dev/null | cut -d'"' -f4 || true)
+    [ -n "$addr" ] && break
+    sleep 0.1
+done
+if [ -z "$addr" ]; then
+    echo "demo: the listening node did not start"
+    status=1
+else
+    echo "demo: node A listens at $addr"
+    out=$("$SWARM" node --connect "$addr" --ping --exit-after 2 2>&1 || true)
+    echo "$out" | grep -E '"event":"(connected|identified|ping|error)"' | sed 's/^/demo: node B: /'
+    if ! echo "$out" | grep -q '"event":"ping"'; then
+        echo "demo: node B could not ping node A"
+        status=1
+    fi
+fi
+kill "$listener" 2>/dev/null || true
+wait "$listener" 2>/dev/null || true
 exit $status

@@ -20,7 +20,7 @@ static const command commands[] = {
     {"worker", cmd_start, NULL},
     {"submit", cmd_submit, "send a job to a gateway and print the outcome"},
     {"run", cmd_run, "run a wasm module on this machine, once or over a range"},
-    {"node", cmd_node, "libp2p debug node: listen, connect, ping, pub/sub; JSON lines out"},
+    {"node", cmd_node, "libp2p debug node: listen, connect, identify, ping; JSON lines out"},
     {"spectest", cmd_spectest, "run WebAssembly spec tests (wast2json output)"},
     {"id", cmd_id, "print this node's peer id, creating its key if needed"},
     {"demo", cmd_demo, "local gateway and workers running an example job"},
