@@ -328,8 +328,8 @@ static double throughput_run(const char *addr, uint64_t bytes)
         if (!c->failed && c->echoed == bytes)
             rate = (double)bytes / c->elapsed / 1e6;
         else if (!c->failed)
-            fprintf(stderr, "source: sink counted %" PRIu64 " of %" PRIu64 " bytes\n",
-                    c->echoed, bytes);
+            fprintf(stderr, "source: sink counted %" PRIu64 " of %" PRIu64 " bytes\n", c->echoed,
+                    bytes);
     }
     if (c->h)
         p2p_host_close(c->h, NULL, NULL);

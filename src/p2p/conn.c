@@ -179,7 +179,7 @@ static host_conn *conn_alloc(p2p_host *h, bool inbound)
     c->refs = 2;
     buf_init(&c->rbuf, HOST_RBUF_LIMIT);
     buf_init(&c->rawout, HOST_RAWOUT_LIMIT);
-    c->last_rx = c->last_activity = uv_now(h->loop);
+    c->last_activity = uv_now(h->loop);
     c->next = h->conns;
     if (h->conns)
         h->conns->prev = c;
@@ -196,6 +196,7 @@ static void conn_on_write(uv_write_t *req, int status)
     conn_write_req *w = (conn_write_req *)req;
     host_conn *c = w->c;
     c->inflight -= w->len;
+    c->stall_since = uv_now(c->h->loop); /* progress */
     free(w->data);
     free(w);
     if (c->stage == CONN_CLOSED)
@@ -217,6 +218,8 @@ static int conn_write_raw(host_conn *c)
         return -1;
     }
     w->c = c;
+    if (c->inflight == 0) /* the stall clock starts with the first byte waiting */
+        c->stall_since = uv_now(c->h->loop);
     w->data = buf_steal(&c->rawout, &w->len);
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
     int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, conn_on_write);
@@ -227,6 +230,7 @@ static int conn_write_raw(host_conn *c)
         return -1;
     }
     c->inflight += w->len;
+    c->submitted += w->len;
     return 0;
 }
 
@@ -272,6 +276,16 @@ static void conn_do_flush(host_conn *c)
         if (conn_write_raw(c) != 0)
             return;
     }
+    /* The socket takes no more, so nothing was pulled: yamux still has to run on_close for
+     * streams that ended meanwhile (reset by the app, or by a deadline), or a peer that stopped
+     * reading would hold back those callbacks, and p2p_ping's result, until the connection
+     * goes. A pull of at most 0 bytes takes no frames but does that. */
+    if (c->stage == CONN_UP && !c->closing && c->inflight >= HOST_WRITE_HIGH_WATER) {
+        buf_clear(&h->pt);
+        yamux_pull(c->ymx, &h->pt, 0);
+        if (h->pt.len && !c->closing) /* none expected; frames must not be lost all the same */
+            conn_encrypt(c, h->pt.data, h->pt.len);
+    }
 }
 
 /* ---- closing ------------------------------------------------------------------------------- */
@@ -307,10 +321,11 @@ static void conn_do_close(host_conn *c)
         if (!c->yamux_failed)
             yamux_goaway(c->ymx, YAMUX_GOAWAY_NORMAL);
         if (c->tcp_connected) {
-            /* the GoAway (control frames come first); streams' data is dropped */
+            /* the GoAway: control frames come first, and all of them fit (see
+             * HOST_CLOSE_PULL_MAX); streams' data beyond that is dropped */
             buf_t tail;
             buf_init(&tail, 0);
-            yamux_pull(c->ymx, &tail, 1024);
+            yamux_pull(c->ymx, &tail, HOST_CLOSE_PULL_MAX);
             if (tail.len)
                 conn_encrypt(c, tail.data, tail.len);
             buf_free(&tail);
@@ -342,13 +357,37 @@ static uint64_t conn_tick_ms(const p2p_host *h)
         t = h->cfg.keepalive_ms;
     if (h->cfg.idle_timeout_ms && h->cfg.idle_timeout_ms < t)
         t = h->cfg.idle_timeout_ms;
+    if (h->cfg.write_stall_ms / 2 < t)
+        t = h->cfg.write_stall_ms / 2;
     return t < 10 ? 10 : t;
+}
+
+/* True if bytes wait for the socket and none of them has reached the kernel for
+ * write_stall_ms: the peer stopped reading. Completed writes count as progress, and so do
+ * partial ones (libuv's write queue shrinking), so a slow reader is not taken for a dead one. */
+static bool conn_write_stalled(host_conn *c, uint64_t now)
+{
+    if (c->inflight == 0)
+        return false;
+    uint64_t written = c->submitted - uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    if (written != c->stall_written) {
+        c->stall_written = written;
+        c->stall_since = now;
+    }
+    return now - c->stall_since >= c->h->cfg.write_stall_ms;
 }
 
 static void conn_tick(host_conn *c)
 {
     p2p_host *h = c->h;
     uint64_t now = uv_now(h->loop);
+    if (conn_write_stalled(c, now)) {
+        conn_close(c, false, "peer is not reading (nothing sent for %llu ms)",
+                   (unsigned long long)(now - c->stall_since));
+        return;
+    }
+    /* Keepalive pings go out a while after the last answer, whatever else arrives: a peer that
+     * keeps sending but no longer reads never sees them, and is caught by the missing pong. */
     uint64_t ka = h->cfg.keepalive_ms;
     if (ka) {
         if (c->ping_outstanding) {
@@ -356,7 +395,7 @@ static void conn_tick(host_conn *c)
                 conn_close(c, false, "keepalive timeout");
                 return;
             }
-        } else if (now - c->last_rx >= ka) {
+        } else if (now - c->last_pong >= ka) {
             yamux_ping(c->ymx, ++c->ping_opaque);
             c->ping_outstanding = true;
             c->ping_sent = now;
@@ -368,6 +407,8 @@ static void conn_tick(host_conn *c)
         conn_close(c, false, "idle timeout");
         return;
     }
+    if (c->rbuf.len == 0 && c->rbuf.cap > HOST_RBUF_IDLE_KEEP)
+        buf_free(&c->rbuf); /* the next read allocates again */
     stream_check_deadlines(c, now);
 }
 
@@ -485,6 +526,11 @@ static int conn_noise_step(host_conn *c, const uint8_t *body, size_t n)
 static void conn_go_up(host_conn *c)
 {
     p2p_host *h = c->h;
+    /* checked again now that the peer is known: handshakes may have finished meanwhile */
+    if (c->inbound && host_conn_slots(h) >= h->cfg.max_conns) {
+        conn_close(c, false, "too many connections (%u)", h->cfg.max_conns);
+        return;
+    }
     yamux_config yc;
     yamux_config_default(&yc);
     yc.max_streams = h->cfg.max_streams;
@@ -499,7 +545,7 @@ static void conn_go_up(host_conn *c)
     c->stage = CONN_UP;
     uint64_t tick = conn_tick_ms(h);
     uv_timer_start(&c->timer, conn_on_timer, tick, tick);
-    c->last_rx = c->last_activity = uv_now(h->loop);
+    c->last_pong = c->last_activity = uv_now(h->loop);
     host_conn_up(c);
     if (!c->closing)
         host_identify_start(c);
@@ -629,7 +675,6 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
     conn_enter(c);
     if (nread > 0) {
         c->rbuf.len += (size_t)nread;
-        c->last_rx = uv_now(c->h->loop);
         conn_process(c);
     } else if (nread == UV_EOF) {
         conn_close(c, false, "connection closed by peer");
@@ -686,7 +731,8 @@ void conn_accept(p2p_host *h, uv_stream_t *server)
     int r = uv_accept(server, (uv_stream_t *)&c->tcp);
     if (r < 0) {
         conn_close(c, false, "accept: %s", uv_strerror(r));
-    } else if (h->nconns > h->cfg.max_conns) {
+    } else if (host_conn_slots(h) >= h->cfg.max_conns) {
+        /* no room even if the handshake succeeds: refuse now rather than after it */
         struct sockaddr_storage ss;
         int len = sizeof ss;
         char err[HOST_REASON_MAX];
@@ -776,7 +822,7 @@ void conn_dial(p2p_host *h, const p2p_tcp_addr *ta, host_dial *d)
     if (ta->family == AF_UNSPEC) {
         struct addrinfo hints;
         memset(&hints, 0, sizeof hints);
-        hints.ai_family = AF_UNSPEC;
+        hints.ai_family = ta->dns_family; /* dns4 and dns6 ask for their family only */
         hints.ai_socktype = SOCK_STREAM;
         char port[8];
         snprintf(port, sizeof port, "%u", ta->port);

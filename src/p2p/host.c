@@ -23,6 +23,8 @@ void p2p_host_config_default(p2p_host_config *c)
     c->dial_timeout_ms = 15000;
     c->idle_timeout_ms = 120000;
     c->keepalive_ms = 15000;
+    c->write_stall_ms = 30000;
+    c->max_pending_inbound = 64;
 }
 
 void host_emit(p2p_host *h, const p2p_event *ev)
@@ -39,14 +41,60 @@ host_handler *host_handler_find(const p2p_host *h, const char *protocol)
     return NULL;
 }
 
+bool host_conn_usable(const host_conn *c)
+{
+    return c->up && !c->closing && !c->goaway_recvd;
+}
+
 host_conn *host_conn_newest(const p2p_host *h, const p2p_peer_id *peer)
 {
     host_conn *best = NULL;
     for (host_conn *c = h->conns; c; c = c->next)
-        if (c->up && !c->closing && p2p_peer_id_eq(&c->peer, peer) &&
+        if (host_conn_usable(c) && p2p_peer_id_eq(&c->peer, peer) &&
             (!best || c->up_seq > best->up_seq))
             best = c;
     return best;
+}
+
+size_t host_conn_slots(const p2p_host *h)
+{
+    size_t n = 0;
+    for (const host_conn *c = h->conns; c; c = c->next)
+        if (!c->closing && (c->up || !c->inbound))
+            n++;
+    return n;
+}
+
+size_t host_pending_inbound(const p2p_host *h)
+{
+    size_t n = 0;
+    for (const host_conn *c = h->conns; c; c = c->next)
+        if (!c->closing && c->inbound && !c->up)
+            n++;
+    return n;
+}
+
+void host_accept_resume(p2p_host *h)
+{
+    for (const host_listener *l = h->listeners; l; l = l->next) {
+        if (l->held) {
+            h->accept_resume = true;
+            host_schedule(h);
+            return;
+        }
+    }
+}
+
+/* Takes the connections that listeners held back, while there is room for handshakes. */
+static void host_accept_held(p2p_host *h)
+{
+    h->accept_resume = false;
+    for (host_listener *l = h->listeners; l && !h->closing; l = l->next) {
+        if (!l->held || !l->listening || host_pending_inbound(h) >= h->cfg.max_pending_inbound)
+            continue;
+        l->held = false;
+        conn_accept(h, (uv_stream_t *)&l->tcp); /* libuv then goes on accepting */
+    }
 }
 
 /* True if another counted connection to c's peer exists. */
@@ -117,6 +165,8 @@ static void host_on_idle(uv_idle_t *idle)
 {
     p2p_host *h = idle->data;
     host_run_deferred(h);
+    if (h->accept_resume && !h->closing)
+        host_accept_held(h);
     for (host_conn *c = h->conns; c && !h->closing; c = c->next) {
         if (c->dirty) {
             c->dirty = false;
@@ -139,6 +189,8 @@ void host_conn_up(host_conn *c)
     c->up = true;
     c->counted = true;
     c->up_seq = ++h->up_seq;
+    if (c->inbound)
+        host_accept_resume(h); /* its handshake slot is free */
     if (first) {
         p2p_event ev = {.type = P2P_EV_CONNECTED,
                         .peer = &c->peer,
@@ -167,6 +219,8 @@ void host_conn_gone(host_conn *c, bool was_up)
     }
     bool counted = c->counted;
     c->counted = false;
+    if (c->inbound && !was_up)
+        host_accept_resume(h); /* its handshake slot is free */
     if (was_up || counted) {
         if (counted && !host_peer_counted(h, c)) {
             p2p_event ev = {.type = P2P_EV_DISCONNECTED,
@@ -288,6 +342,10 @@ int p2p_host_new(uv_loop_t *loop, const p2p_host_config *cfg, p2p_event_cb on_ev
         h->cfg.handshake_timeout_ms = def.handshake_timeout_ms;
     if (!h->cfg.dial_timeout_ms)
         h->cfg.dial_timeout_ms = def.dial_timeout_ms;
+    if (!h->cfg.write_stall_ms)
+        h->cfg.write_stall_ms = def.write_stall_ms;
+    if (!h->cfg.max_pending_inbound)
+        h->cfg.max_pending_inbound = def.max_pending_inbound;
     h->on_event = on_event;
     h->user = user;
     h->deferred_tail = &h->deferred;
@@ -370,6 +428,14 @@ static void host_on_connection(uv_stream_t *server, int status)
         snprintf(msg, sizeof msg, "accept: %s", uv_strerror(status));
         p2p_event ev = {.type = P2P_EV_ERROR, .addr = &l->addr, .message = msg};
         host_emit(h, &ev);
+        return;
+    }
+    if (host_pending_inbound(h) >= h->cfg.max_pending_inbound) {
+        /* Not accepting leaves this connection inside libuv, which stops accepting until
+         * uv_accept, and the next ones in the kernel's backlog: a burst of honest peers waits
+         * for a handshake slot instead of being refused, and sockets that never finish their
+         * handshake cannot make us hold more. host_accept_held takes it later. */
+        l->held = true;
         return;
     }
     conn_accept(h, server);
@@ -480,7 +546,8 @@ int p2p_host_dial(p2p_host *h, const char *maddr, p2p_dial_cb cb, void *user, ch
         host_defer(h, d);
         return 0;
     }
-    if (h->nconns >= h->cfg.max_conns) {
+    /* inbound handshakes do not count: unauthenticated sockets must not block our dials */
+    if (host_conn_slots(h) >= h->cfg.max_conns) {
         d->status = -1;
         snprintf(d->err, sizeof d->err, "too many connections (%u)", h->cfg.max_conns);
         host_defer(h, d);
@@ -499,11 +566,11 @@ size_t p2p_host_peers(const p2p_host *h, p2p_peer_id *out, size_t max)
 {
     size_t n = 0;
     for (const host_conn *c = h->conns; c; c = c->next) {
-        if (!c->up || c->closing)
+        if (!host_conn_usable(c))
             continue;
         bool seen = false; /* an earlier connection in the list to the same peer */
         for (const host_conn *o = h->conns; o != c && !seen; o = o->next)
-            seen = o->up && !o->closing && p2p_peer_id_eq(&o->peer, &c->peer);
+            seen = host_conn_usable(o) && p2p_peer_id_eq(&o->peer, &c->peer);
         if (seen)
             continue;
         if (n < max)

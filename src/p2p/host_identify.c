@@ -4,6 +4,7 @@
  * expects (see HOST_IDENTIFY_FIN_DELAY_MS). */
 #include "host_internal.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,13 +83,21 @@ static void id_client_data(p2p_stream *s, const uint8_t *p, size_t n, void *user
     id_client *ic = user;
     if (ic->done)
         return;
-    if (buf_append(&ic->acc, p, n) != 0) {
-        id_client_error(ic, "message too large");
+    /* Keep only what fits: the largest message we accept, with its length, always does, and
+     * what follows it in the same chunk (go-libp2p may send a second message) is not ours to
+     * judge, so it must not count against the limit. */
+    size_t room = ic->acc.limit - ic->acc.len;
+    if (buf_append(&ic->acc, p, n < room ? n : room) != 0) {
+        id_client_error(ic, "out of memory");
         p2p_stream_reset(s);
         return;
     }
-    if (id_client_try(ic, s))
+    if (id_client_try(ic, s)) {
         p2p_stream_close_write(s);
+    } else if (ic->acc.len == ic->acc.limit) { /* not expected: id_client_try checks the size */
+        id_client_error(ic, "message too large");
+        p2p_stream_reset(s);
+    }
 }
 
 static void id_client_eof(p2p_stream *s, void *user)
@@ -141,6 +150,71 @@ void host_identify_start(host_conn *c)
 
 /* ---- answering (inbound) ------------------------------------------------------------------- */
 
+/* Adds ma to out[0..*n) unless it is there already or out is full. */
+static void id_addr_add(p2p_maddr *out, size_t *n, size_t max, const p2p_maddr *ma)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (out[i].len == ma->len && memcmp(out[i].b, ma->b, ma->len) == 0)
+            return;
+    if (*n < max)
+        out[(*n)++] = *ma;
+}
+
+/* Our listen addresses as a peer can dial them, into out (at most max; returns how many). A
+ * wildcard listener (0.0.0.0, ::) is bound to every address of its family, and the wildcard
+ * itself means nothing to the peer: it is replaced by one address per interface of that family,
+ * loopback included (the peer may be on this machine). IPv6 link-local addresses are left out:
+ * they need a zone that the peer cannot know. */
+static size_t id_listen_addrs(const p2p_host *h, p2p_maddr *out, size_t max)
+{
+    p2p_maddr bound[IDENTIFY_MAX_ADDRS];
+    size_t nb = p2p_host_listen_addrs(h, bound, IDENTIFY_MAX_ADDRS);
+    if (nb > IDENTIFY_MAX_ADDRS)
+        nb = IDENTIFY_MAX_ADDRS;
+    uv_interface_address_t *ifs = NULL;
+    int nifs = -1; /* not asked yet */
+    size_t n = 0;
+    char err[HOST_REASON_MAX];
+    for (size_t i = 0; i < nb; i++) {
+        p2p_tcp_addr ta;
+        if (p2p_maddr_to_tcp(&bound[i], &ta, err, sizeof err) != 0)
+            continue;
+        bool any4 = ta.family == AF_INET && strcmp(ta.host, "0.0.0.0") == 0;
+        bool any6 = ta.family == AF_INET6 && strcmp(ta.host, "::") == 0;
+        if (!any4 && !any6) {
+            id_addr_add(out, &n, max, &bound[i]);
+            continue;
+        }
+        if (nifs < 0 && uv_interface_addresses(&ifs, &nifs) != 0) {
+            ifs = NULL;
+            nifs = 0; /* no interfaces known: nothing to announce for wildcards */
+        }
+        for (int k = 0; k < nifs; k++) {
+            struct sockaddr_storage ss;
+            memset(&ss, 0, sizeof ss);
+            if (any4 && ifs[k].address.address4.sin_family == AF_INET) {
+                struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+                *a = ifs[k].address.address4;
+                a->sin_port = htons(ta.port);
+            } else if (any6 && ifs[k].address.address6.sin6_family == AF_INET6 &&
+                       !IN6_IS_ADDR_LINKLOCAL(&ifs[k].address.address6.sin6_addr)) {
+                struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+                *a = ifs[k].address.address6;
+                a->sin6_port = htons(ta.port);
+                a->sin6_scope_id = 0;
+            } else {
+                continue;
+            }
+            p2p_maddr ma;
+            if (p2p_maddr_from_sockaddr((const struct sockaddr *)&ss, &ma, err, sizeof err) == 0)
+                id_addr_add(out, &n, max, &ma);
+        }
+    }
+    if (ifs)
+        uv_free_interface_addresses(ifs, nifs);
+    return n;
+}
+
 typedef struct {
     buf_t out;
     size_t off;
@@ -191,9 +265,8 @@ void host_identify_handler(p2p_stream *s, void *user)
     for (host_handler *hd = h->handlers; hd && in.nprotocols < IDENTIFY_MAX_PROTOS; hd = hd->next)
         protos[in.nprotocols++] = hd->protocol;
     in.protocols = (char **)protos;
-    size_t nl = p2p_host_listen_addrs(h, listen, IDENTIFY_MAX_ADDRS);
     in.listen = listen;
-    in.nlisten = nl < IDENTIFY_MAX_ADDRS ? nl : IDENTIFY_MAX_ADDRS;
+    in.nlisten = id_listen_addrs(h, listen, IDENTIFY_MAX_ADDRS);
     if (c->remote.len) {
         in.has_observed = true;
         in.observed = c->remote;

@@ -27,17 +27,26 @@
 #include "p2p.h"
 #include "yamux.h"
 
-#define HOST_READ_CHUNK       (64 * 1024)                 /* most bytes per read */
-#define HOST_RBUF_LIMIT       (2 * (NOISE_MAX_FRAME + 2)) /* a partial frame + one read */
-#define HOST_WRITE_HIGH_WATER (1024 * 1024) /* bytes in uv_write requests before we stop pulling \
-                                             */
-#define HOST_WRITE_BATCH  (256 * 1024)      /* bytes gathered into one uv_write */
-#define HOST_RAWOUT_LIMIT (4 * 1024 * 1024)
-#define HOST_NEGOTIATE_MS 10000 /* a stream must agree on a protocol within this */
-#define HOST_IDENTIFY_MS  10000 /* an identify exchange must finish within this */
-#define HOST_PING_MS      10000 /* a p2p_ping must finish within this */
-#define HOST_LINGER_MS    1000  /* a closing connection may flush its last bytes this long */
-#define HOST_TICK_MS      1000  /* connection housekeeping (keepalive, idle, deadlines) */
+/* Most bytes per read. Large reads matter for bulk throughput (fewer wake-ups and syscalls,
+ * whole frames decrypted per pass: 64 KiB reads gave about 50% of the AEAD rate in
+ * bench_p2p, 256 KiB about 75%); the buffer of a connection that goes quiet is released by
+ * the housekeeping tick, so idle connections do not keep it. */
+#define HOST_READ_CHUNK     (256 * 1024)
+#define HOST_RBUF_LIMIT     (HOST_READ_CHUNK + 2 * (NOISE_MAX_FRAME + 2)) /* + a partial frame */
+#define HOST_RBUF_IDLE_KEEP (16 * 1024)  /* an empty read buffer larger than this is freed */
+#define HOST_WRITE_BATCH    (256 * 1024) /* bytes gathered into one uv_write */
+/* bytes in uv_write requests before we stop pulling from yamux */
+#define HOST_WRITE_HIGH_WATER (1024 * 1024)
+#define HOST_RAWOUT_LIMIT     (4 * 1024 * 1024)
+#define HOST_NEGOTIATE_MS     10000 /* a stream must agree on a protocol within this */
+#define HOST_IDENTIFY_MS      10000 /* an identify exchange must finish within this */
+#define HOST_PING_MS          10000 /* a p2p_ping must finish within this */
+#define HOST_LINGER_MS        1000  /* a closing connection may flush its last bytes this long */
+/* Most plaintext pulled from yamux when a connection closes: all its control frames, so that the
+ * GoAway (queued last) goes out. They are bounded: those the peer causes (pongs, refusals) by
+ * yamux's CTRL_PEER_LIMIT (64 KiB), ours (RSTs, a ping, the GoAway) by the stream count. */
+#define HOST_CLOSE_PULL_MAX (128 * 1024)
+#define HOST_TICK_MS        1000 /* connection housekeeping (keepalive, idle, deadlines) */
 /* The identify answer's FIN waits this long after the message: js-libp2p's multistream-select
  * fails ("Cannot push data onto a stream that is closed") when the FIN is processed in the same
  * read as the protocol answer, since it must put the message back onto the stream. */
@@ -64,6 +73,7 @@ struct host_listener {
     uv_tcp_t tcp;
     p2p_maddr addr; /* with the real port */
     bool listening; /* counted in p2p_host_listen_addrs */
+    bool held;      /* a connection waits in libuv, not accepted: max_pending_inbound reached */
 };
 
 /* A dial waiting for its connection, or its result waiting to be delivered. */
@@ -97,6 +107,7 @@ struct p2p_host {
     uv_idle_t idle;                       /* the service: deferred work, see conn_schedule */
     uv_timer_t later;                     /* delayed half-closes (stream_close_write_later) */
     uint64_t later_at;                    /* when it fires; 0 = not armed */
+    bool accept_resume; /* an inbound handshake ended: held listeners may accept again */
 
     uint8_t *dec; /* one decrypted frame (NOISE_MAX_FRAME); the read path never nests */
     buf_t pt;     /* plaintext pulled from yamux, before encryption; flushes never nest */
@@ -136,8 +147,9 @@ struct host_conn {
     bool yamux_failed; /* yamux already queued its GoAway */
     bool tcp_connected, reading, gai_pending, handles_closing;
     bool ping_outstanding;
-    int depth;     /* nesting of sections processing this connection */
-    unsigned refs; /* open handles and pending requests */
+    bool goaway_recvd; /* the peer will take no new streams: closed once its streams are done */
+    int depth;         /* nesting of sections processing this connection */
+    unsigned refs;     /* open handles and pending requests */
 
     uv_tcp_t tcp;
     uv_timer_t timer; /* dial/handshake deadline, then the tick, then the linger */
@@ -157,13 +169,17 @@ struct host_conn {
     buf_t rbuf;      /* received bytes not yet processed */
     buf_t rawout;    /* bytes ready for the socket (already encrypted once secure) */
     size_t inflight; /* bytes in uv_write requests */
+    /* Write progress, for write_stall_ms: bytes handed to uv_write in all, how many of them had
+     * reached the kernel at the last look, and when that last grew (or writing started). */
+    uint64_t submitted, stall_written, stall_since;
 
     host_dial *dials; /* outbound: dials waiting for this connection */
     p2p_stream *streams;
     size_t nstreams;
 
     uint64_t up_seq;
-    uint64_t last_rx, last_activity, ping_sent;
+    uint64_t last_pong; /* keepalive: when the last answer came (or the connection came up) */
+    uint64_t last_activity, ping_sent;
     uint32_t ping_opaque;
     char reason[HOST_REASON_MAX];
 };
@@ -202,8 +218,22 @@ void host_emit(p2p_host *h, const p2p_event *ev);
 /* The handler for protocol, or NULL. */
 host_handler *host_handler_find(const p2p_host *h, const char *protocol);
 
-/* The most recently upgraded connection to peer that is not closing, or NULL. */
+/* True if c may carry new streams: upgraded, not closing, no GoAway from the peer. */
+bool host_conn_usable(const host_conn *c);
+
+/* The most recently upgraded usable connection to peer, or NULL. */
 host_conn *host_conn_newest(const p2p_host *h, const p2p_peer_id *peer);
+
+/* Connections that hold one of max_conns: upgraded ones and our outbound ones in progress,
+ * excluding those closing. */
+size_t host_conn_slots(const p2p_host *h);
+
+/* Inbound connections still handshaking (not closing). */
+size_t host_pending_inbound(const p2p_host *h);
+
+/* An inbound handshake ended (the connection came up or went): listeners held back at
+ * max_pending_inbound accept again, from the service idle. */
+void host_accept_resume(p2p_host *h);
 
 /* Queues a dial result for delivery from the loop (at once while the host is closing). */
 void host_defer(p2p_host *h, host_dial *d);

@@ -1,5 +1,6 @@
 /* host_ping.c - /ipfs/ping/1.0.0 both ways: the handler echoes everything until EOF (js keeps
- * one stream and pings on it repeatedly), p2p_ping sends 32 random bytes and times the echo. */
+ * one stream and pings on it repeatedly), but resets a stream whose peer sends far ahead of the
+ * echoes; p2p_ping sends 32 random bytes and times the echo. */
 #include "host_internal.h"
 
 #include <stdio.h>
@@ -8,28 +9,42 @@
 
 #include <sodium.h>
 
-#define PING_SIZE      32
-#define PING_ECHO_HELD (64 * 1024) /* bytes the echo holds while the peer does not read */
+#define PING_SIZE 32
+
+/* The echo keeps at most PING_ECHO_QUEUED bytes in yamux's send queue (two pings) and
+ * PING_ECHO_PENDING more that did not fit: a peer that follows the protocol sends one ping and
+ * waits for the echo, so it never comes near. While the echo is blocked (our output is stalled)
+ * the stream is paused: yamux then holds what the peer sends, at most the stream's window, and
+ * counts it in the session budget. Once the peer is more than PING_ECHO_PENDING bytes ahead of
+ * the echoes, the stream is reset: queuing it all would let a peer that does not read pin memory
+ * on each of its streams (tens of MiB per connection, before this limit). */
+#define PING_ECHO_QUEUED  (2 * PING_SIZE)
+#define PING_ECHO_PENDING (8 * PING_SIZE)
 
 /* ---- answering ----------------------------------------------------------------------------- */
 
 typedef struct {
-    buf_t held; /* received, not yet accepted by p2p_stream_write */
+    uint8_t pending[PING_ECHO_PENDING]; /* received, not yet accepted by p2p_stream_write */
+    size_t len;
     bool eof;
 } ping_echo;
 
+/* Queues what fits of the pending bytes; pauses the stream while some are left (on_writable
+ * comes back), resumes it or closes our side once they all went. */
 static void echo_drain(p2p_stream *s, ping_echo *pe)
 {
-    if (pe->held.len) {
-        ssize_t w = p2p_stream_write(s, pe->held.data, pe->held.len);
+    if (pe->len) {
+        ssize_t w = p2p_stream_write(s, pe->pending, pe->len);
         if (w < 0) {
             p2p_stream_reset(s);
             return;
         }
-        memmove(pe->held.data, pe->held.data + w, pe->held.len - (size_t)w);
-        pe->held.len -= (size_t)w;
-        if (pe->held.len)
-            return; /* on_writable comes back */
+        memmove(pe->pending, pe->pending + w, pe->len - (size_t)w);
+        pe->len -= (size_t)w;
+        if (pe->len) {
+            p2p_stream_pause(s, true);
+            return;
+        }
     }
     if (pe->eof)
         p2p_stream_close_write(s);
@@ -40,22 +55,13 @@ static void echo_drain(p2p_stream *s, ping_echo *pe)
 static void echo_data(p2p_stream *s, const uint8_t *p, size_t n, void *user)
 {
     ping_echo *pe = user;
-    if (pe->held.len == 0) {
-        ssize_t w = p2p_stream_write(s, p, n);
-        if (w < 0) {
-            p2p_stream_reset(s);
-            return;
-        }
-        p += w;
-        n -= (size_t)w;
-        if (n == 0)
-            return;
-    }
-    if (buf_append(&pe->held, p, n) != 0) {
-        p2p_stream_reset(s);
+    if (n > PING_ECHO_PENDING - pe->len) {
+        p2p_stream_reset(s); /* far more than one ping ahead of its echoes */
         return;
     }
-    p2p_stream_pause(s, true);
+    memcpy(pe->pending + pe->len, p, n);
+    pe->len += n;
+    echo_drain(s, pe);
 }
 
 static void echo_writable(p2p_stream *s, void *user)
@@ -67,17 +73,15 @@ static void echo_eof(p2p_stream *s, void *user)
 {
     ping_echo *pe = user;
     pe->eof = true;
-    if (pe->held.len == 0)
+    if (pe->len == 0)
         p2p_stream_close_write(s);
 }
 
 static void echo_close(p2p_stream *s, const char *reason, void *user)
 {
-    ping_echo *pe = user;
     (void)s;
     (void)reason;
-    buf_free(&pe->held);
-    free(pe);
+    free(user);
 }
 
 void host_ping_handler(p2p_stream *s, void *user)
@@ -88,7 +92,8 @@ void host_ping_handler(p2p_stream *s, void *user)
         p2p_stream_reset(s);
         return;
     }
-    buf_init(&pe->held, PING_ECHO_HELD);
+    /* writes beyond it come up short, and on_writable follows once the echo went out */
+    yamux_stream_set_send_buffer(s->st, PING_ECHO_QUEUED);
     static const p2p_stream_cbs cbs = {.on_data = echo_data,
                                        .on_eof = echo_eof,
                                        .on_writable = echo_writable,

@@ -11,9 +11,9 @@
 
 #include "p2p.h"
 
-#define IDENTIFY_MAX_MSG    8192
-#define IDENTIFY_MAX_PROTOS 128 /* protocols kept from a peer's message; more is an error */
-#define IDENTIFY_MAX_ADDRS  32  /* listen addresses kept; further ones are dropped */
+#define IDENTIFY_MAX_MSG          8192
+#define IDENTIFY_MAX_PROTOS       128 /* protocols kept from a peer's message; more is an error */
+#define IDENTIFY_MAX_ADDRS        32  /* listen addresses kept; further ones are dropped */
 #define IDENTIFY_PROTOCOL_VERSION "ipfs/0.1.0"
 
 /* A decoded (or to-be-encoded) identify message. Decoding allocates the strings and arrays;
@@ -23,10 +23,10 @@ typedef struct {
     char *protocol_version; /* may be NULL */
     char *agent;            /* may be NULL */
     bool has_pubkey;
-    uint8_t pubkey[32];     /* Ed25519 only; another key type fails the decode */
+    uint8_t pubkey[32]; /* Ed25519 only; another key type fails the decode */
     char **protocols;
     size_t nprotocols;
-    p2p_maddr *listen;      /* malformed addresses are skipped, not fatal */
+    p2p_maddr *listen; /* malformed addresses are skipped, not fatal */
     size_t nlisten;
     bool has_observed;
     p2p_maddr observed;

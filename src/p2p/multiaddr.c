@@ -417,6 +417,7 @@ int p2p_maddr_to_tcp(const p2p_maddr *ma, p2p_tcp_addr *out, char *err, size_t e
     }
     p2p_tcp_addr t;
     memset(&t, 0, sizeof t);
+    t.dns_family = AF_UNSPEC;
     if (count < 2)
         return err_set(err, errlen, "not a TCP multiaddr: expected /HOST/ADDR/tcp/PORT");
     switch (c[0].proto->code) {
@@ -430,6 +431,9 @@ int p2p_maddr_to_tcp(const p2p_maddr *ma, p2p_tcp_addr *out, char *err, size_t e
     case P_DNS4:
     case P_DNS6:
         t.family = AF_UNSPEC;
+        t.dns_family = c[0].proto->code == P_DNS4   ? AF_INET
+                       : c[0].proto->code == P_DNS6 ? AF_INET6
+                                                    : AF_UNSPEC;
         memcpy(t.host, c[0].v, c[0].vlen); /* at most 255 bytes, checked when read */
         t.host[c[0].vlen] = '\0';
         break;

@@ -30,12 +30,12 @@ typedef struct {
  * and noise_hs_wipe. */
 typedef struct {
     bool initiator;
-    int step;          /* messages done so far, 0..3 */
-    uint8_t h[32];     /* handshake hash */
-    uint8_t ck[32];    /* chaining key */
-    uint8_t k[32];     /* current key ... */
-    bool has_k;        /* ... once a DH has run */
-    uint64_t n;        /* its nonce */
+    int step;                   /* messages done so far, 0..3 */
+    uint8_t h[32];              /* handshake hash */
+    uint8_t ck[32];             /* chaining key */
+    uint8_t k[32];              /* current key ... */
+    bool has_k;                 /* ... once a DH has run */
+    uint64_t n;                 /* its nonce */
     uint8_t s_sk[32], s_pk[32]; /* our static X25519 key pair */
     uint8_t e_sk[32], e_pk[32]; /* our ephemeral key pair */
     uint8_t rs[32], re[32];     /* the peer's static and ephemeral keys */

@@ -124,6 +124,8 @@ typedef struct {
     uint16_t port;
     bool has_peer; /* a /p2p/ID component was present */
     p2p_peer_id peer;
+    int dns_family; /* for a dns name, the addresses to resolve it to: AF_INET (dns4),
+                       AF_INET6 (dns6) or AF_UNSPEC (dns); AF_UNSPEC for an IP address */
 } p2p_tcp_addr;
 
 /* Splits a TCP multiaddr; anything else (udp, missing port, extra parts) is an error. */
@@ -140,20 +142,36 @@ typedef struct p2p_stream p2p_stream;
 typedef struct {
     const p2p_key *key;            /* the host's identity; copied */
     const char *agent;             /* identify agentVersion; default "swarm/<version>" */
-    uint32_t max_conns;            /* connections at once, both directions; default 256 */
+    uint32_t max_conns;            /* upgraded connections, both directions, plus our dials in
+                                      progress (see below); default 256 */
     uint32_t max_streams;          /* open streams per connection; default 256 */
     uint64_t handshake_timeout_ms; /* TCP accept/connect to muxer ready; default 10000 */
     uint64_t dial_timeout_ms;      /* whole dial, TCP connect included; default 15000 */
     uint64_t idle_timeout_ms;      /* a connection with no streams and no traffic; default
                                       120000; 0 = never */
-    uint64_t keepalive_ms;         /* yamux ping on idle connections; default 15000; 0 = off */
+    uint64_t keepalive_ms;         /* a yamux ping this long after the last answer, and the
+                                      connection closed if the answer takes twice as long;
+                                      default 15000; 0 = off */
+    uint64_t write_stall_ms;       /* bytes waiting for the socket and none taken for this long:
+                                      the peer is not reading, the connection is closed;
+                                      default 30000 */
+    uint32_t max_pending_inbound;  /* inbound connections still handshaking; while that many
+                                      are, further ones wait in the listen backlog; default 64 */
 } p2p_host_config;
+
+/* How connections are counted: max_conns bounds the upgraded connections plus our outbound
+ * dials in progress (a dial fails at once, and an inbound connection is refused, when they
+ * reach it); closed connections that only flush their last bytes do not count. Inbound
+ * connections that have not finished their handshake count only towards max_pending_inbound,
+ * so that unauthenticated sockets can neither block our own dials nor take every slot. */
 
 /* Fills c with the defaults above (key left NULL: the caller must set it). */
 void p2p_host_config_default(p2p_host_config *c);
 
 typedef enum {
-    P2P_EV_LISTENING,    /* addr: a listen address, with the real port; peer: our id */
+    P2P_EV_LISTENING,    /* addr: a listen address as bound (a wildcard stays 0.0.0.0 or ::;
+                            identify announces interface addresses), with the real port;
+                            peer: our id */
     P2P_EV_CONNECTED,    /* peer, addr (remote), inbound */
     P2P_EV_IDENTIFIED,   /* peer, agent, protocols, listen_addrs, observed */
     P2P_EV_DISCONNECTED, /* peer, message: why (NULL when closed by us) */
@@ -183,7 +201,9 @@ int p2p_host_new(uv_loop_t *loop, const p2p_host_config *cfg, p2p_event_cb on_ev
                  p2p_host **out, char *err, size_t errlen);
 
 /* Closes every listener, connection and stream (their callbacks run with an error), then frees
- * the host once libuv has closed its handles; done (may be NULL) runs then. */
+ * the host once libuv has closed its handles; done (may be NULL) runs then. Data still queued
+ * on streams is dropped: only the Yamux GoAway is flushed (within about a second). To deliver
+ * everything, close the streams (p2p_stream_close_write) and wait for their on_close first. */
 void p2p_host_close(p2p_host *h, void (*done)(void *user), void *user);
 
 /* The host's peer id. */
@@ -207,13 +227,17 @@ typedef void (*p2p_dial_cb)(p2p_host *h, int status, const p2p_peer_id *peer, co
 int p2p_host_dial(p2p_host *h, const char *maddr, p2p_dial_cb cb, void *user, char *err,
                   size_t errlen);
 
-/* True if a connection to peer is up (upgraded). */
+/* True if a connection to peer is up (upgraded) and usable for new streams: a connection on
+ * which the peer sent GoAway does not count (it is closed once its streams are done, and a
+ * dial makes a new one). */
 bool p2p_host_is_connected(const p2p_host *h, const p2p_peer_id *peer);
 
-/* Copies up to max connected peer ids into out; returns how many are connected. */
+/* Copies up to max connected peer ids (as p2p_host_is_connected) into out; returns how many
+ * are connected. */
 size_t p2p_host_peers(const p2p_host *h, p2p_peer_id *out, size_t max);
 
-/* Closes every connection to peer (P2P_EV_DISCONNECTED follows). */
+/* Closes every connection to peer (P2P_EV_DISCONNECTED follows). As with p2p_host_close, data
+ * still queued on their streams is dropped; only the GoAway is flushed. */
 void p2p_host_disconnect(p2p_host *h, const p2p_peer_id *peer);
 
 /* ---- streams -------------------------------------------------------------------------------- */
@@ -223,15 +247,15 @@ void p2p_host_disconnect(p2p_host *h, const p2p_peer_id *peer);
 typedef void (*p2p_stream_handler)(p2p_stream *s, void *user);
 
 /* Serves protocol id (e.g. "/swarm/task/1.0.0"), replacing an earlier handler for it. */
-int p2p_host_handle(p2p_host *h, const char *protocol, p2p_stream_handler fn, void *user,
-                    char *err, size_t errlen);
+int p2p_host_handle(p2p_host *h, const char *protocol, p2p_stream_handler fn, void *user, char *err,
+                    size_t errlen);
 
 /* Result of opening a stream: s on success (set its callbacks now), or NULL and a message. */
 typedef void (*p2p_open_cb)(p2p_stream *s, const char *err, void *user);
 
 /* Opens a stream to a connected peer and negotiates protocol on it. cb runs later, once. */
-int p2p_host_open_stream(p2p_host *h, const p2p_peer_id *peer, const char *protocol,
-                         p2p_open_cb cb, void *user, char *err, size_t errlen);
+int p2p_host_open_stream(p2p_host *h, const p2p_peer_id *peer, const char *protocol, p2p_open_cb cb,
+                         void *user, char *err, size_t errlen);
 
 typedef struct {
     /* Bytes from the peer. Not called while the stream is paused. */

@@ -55,6 +55,8 @@ static void stream_free(p2p_stream *s)
         s->next->prev = s->prev;
     c->nstreams--;
     c->last_activity = uv_now(c->h->loop);
+    if (c->goaway_recvd && c->nstreams == 0)
+        conn_close(c, false, "peer sent GoAway");
     free(s->mss);
     free(s->proto);
     buf_free(&s->held);
@@ -223,14 +225,21 @@ static void stream_on_close(void *user, yamux_stream *st, const char *reason)
 static void stream_on_pong(void *user, uint32_t opaque)
 {
     host_conn *c = user;
-    if (opaque == c->ping_opaque)
+    if (opaque == c->ping_opaque) {
         c->ping_outstanding = false;
+        c->last_pong = uv_now(c->h->loop);
+    }
 }
 
+/* The peer takes no new streams here: new ones go to another connection (a dial makes one),
+ * existing ones go on, and the connection closes when the last of them is done. */
 static void stream_on_goaway(void *user, uint32_t code)
 {
-    (void)user;
-    (void)code; /* existing streams go on; new ones fail in yamux_open */
+    host_conn *c = user;
+    (void)code;
+    c->goaway_recvd = true;
+    if (c->nstreams == 0)
+        conn_close(c, false, "peer sent GoAway");
 }
 
 const yamux_callbacks stream_yamux_cbs = {

@@ -6,11 +6,19 @@
  * a stream never holds more than its window. The update goes out once consumed reaches half the
  * window. Window growth: if, when that update goes out, the peer has less than a quarter of the
  * window left (it filled the window faster than our credit came back: the window, not the
- * reader, limits throughput), the window doubles, up to cfg.max_window. A paused reader sends no
- * updates, so it never grows.
+ * reader, limits throughput), the window doubles, up to cfg.max_window, as far as the session's
+ * window_total (the sum of all windows: what the peer could make us hold if every stream paused)
+ * stays within cfg.session_budget. Held data never exceeds window_total, so windows stop growing
+ * whenever held data is over the budget. A paused reader sends no updates, so it never grows.
  *
- * Send side, per stream: a queue of at most min(peer window, cfg.max_window) + cfg.send_buffer
- * bytes (the min keeps a peer that grants a huge window from making us buffer that much).
+ * Send side, per stream: a queue of at most send_cap (cfg.send_buffer unless lowered) bytes,
+ * whatever the peer's window. Session: queued_total + held_total is kept within the budget by
+ * refusing writes, except that a stream below YAMUX_WRITE_RESERVE may fill up to it while
+ * queued_total stays within the budget. Without that exception, streams paused until they can
+ * write (a proxy, an echo) could hold enough to block every write for good, theirs included.
+ * A stream whose write came up short waits on s->waiting; on_writable runs (from yamux_pull)
+ * once writable_again says so: the stream's own drain puts it on s->notify (emit_data), and
+ * waits on the session's totals are swept when queued_total falls to half the budget.
  *
  * Session-level frames (pings, pongs, GoAway, RSTs) wait in one control buffer; per-stream frames
  * (SYN, ACK, FIN, window updates, data) are made from the stream's state when pulled, so their
@@ -49,6 +57,7 @@ struct yamux_stream {
     ylink all;           /* on s->live, or on s->dead once ended */
     ylink ready;         /* on s->ready while it may have frames to send */
     ylink notify;        /* on s->notify while on_writable may be due (inside yamux_pull) */
+    ylink wait;          /* on s->waiting while want_writable */
 
     /* receive side: window == credit + held + consumed */
     uint32_t window;
@@ -61,6 +70,7 @@ struct yamux_stream {
     uint32_t send_window; /* bytes the peer lets us send */
     buf_t sq;             /* queued data is sq.data[sq_off..len) */
     size_t sq_off;
+    size_t send_cap; /* most bytes queued: cfg.send_buffer or less */
 
     const char *reason; /* for on_close, once dead */
     bool accepted;      /* callbacks may run (inbound: on_open said yes) */
@@ -80,13 +90,18 @@ struct yamux_session {
 
     yamux_stream **buckets;
     uint32_t mask;
-    ylink live, dead, ready, notify;
+    ylink live, dead, ready, notify, waiting;
     size_t count;      /* live streams */
     uint32_t next_id;  /* our next stream id; ours below it were opened */
     uint32_t peer_max; /* highest stream id the peer opened */
 
     buf_t ctrl; /* whole session-level frames, unsent from ctrl_off */
     size_t ctrl_off;
+
+    /* the budget, over live streams (a stream leaves the sums when it ends) */
+    size_t queued_total, held_total;
+    uint64_t window_total;
+    bool budget_blocked; /* a waiting stream needs queued_total to fall to half the budget */
 
     /* the parser */
     uint8_t hdr[YAMUX_HEADER_LEN];
@@ -253,13 +268,54 @@ static size_t held(const yamux_stream *st)
     return st->rbuf.len - st->roff;
 }
 
-/* Bytes yamux_write may take now. */
-static size_t write_room(const yamux_stream *st)
+static size_t session_used(const yamux_session *s)
 {
-    size_t win = min_size(st->send_window, st->s->cfg.max_window);
-    size_t cap = win + st->s->cfg.send_buffer;
-    size_t q = queued(st);
-    return cap > q ? cap - q : 0;
+    return s->queued_total + s->held_total;
+}
+
+/* The queue a stream may always fill, whatever is held (see the top of the file). */
+static size_t reserve_of(const yamux_stream *st)
+{
+    return min_size(YAMUX_WRITE_RESERVE, st->send_cap);
+}
+
+/* Bytes yamux_write may take now; *by_session tells whether the session, not the stream's own
+ * queue, is what limits it. */
+static size_t write_room(const yamux_stream *st, bool *by_session)
+{
+    const yamux_session *s = st->s;
+    size_t q = queued(st), budget = s->cfg.session_budget;
+    size_t room = st->send_cap > q ? st->send_cap - q : 0;
+    size_t used = session_used(s);
+    size_t sess = budget > used ? budget - used : 0;
+    size_t reserve = reserve_of(st);
+    if (q < reserve && sess < reserve - q) {
+        size_t qroom = budget > s->queued_total ? budget - s->queued_total : 0;
+        sess = min_size(reserve - q, qroom);
+    }
+    *by_session = sess < room;
+    return min_size(room, sess);
+}
+
+/* True if st, after a short write, should hear on_writable now: its queue is down to half its
+ * send buffer and the session is below half its budget, or the reserve applies. With hysteresis
+ * the writer gets room for a good chunk each time, not a trickle of callbacks. A queue that
+ * cannot drain now (the peer's window is used up) may be topped up at once: then a stalled
+ * writer's queue is full, window plus send buffer, whatever the timing. */
+static bool writable_again(yamux_stream *st)
+{
+    yamux_session *s = st->s;
+    size_t q = queued(st), half = s->cfg.session_budget / 2;
+    if (q > st->send_cap / 2 && (st->send_window > 0 || q >= st->send_cap))
+        return false; /* its own queue must drain: emit_data notifies */
+    if (session_used(s) <= half)
+        return true;
+    if (q > reserve_of(st) / 2)
+        return false; /* held data fills the session: the queue drains to the reserve first */
+    if (s->queued_total <= half)
+        return true;
+    s->budget_blocked = true; /* swept once the session's queues have drained */
+    return false;
 }
 
 static bool data_sendable(const yamux_stream *st)
@@ -301,8 +357,11 @@ static yamux_stream *stream_new(yamux_session *s, uint32_t id)
     link_init(&st->all);
     link_init(&st->ready);
     link_init(&st->notify);
+    link_init(&st->wait);
     st->window = st->credit = YAMUX_INITIAL_WINDOW;
     st->send_window = YAMUX_INITIAL_WINDOW;
+    st->send_cap = s->cfg.send_buffer;
+    s->window_total += YAMUX_INITIAL_WINDOW;
     buf_init(&st->rbuf, 0);
     buf_init(&st->sq, 0);
     map_put(s, st);
@@ -327,6 +386,11 @@ static void stream_kill(yamux_stream *st, const char *reason, bool silent)
         link_remove(&st->ready);
     link_remove(&st->all);
     link_push_tail(&s->dead, &st->all);
+    if (link_linked(&st->wait))
+        link_remove(&st->wait);
+    s->queued_total -= queued(st);
+    s->held_total -= held(st);
+    s->window_total -= st->window;
     buf_free(&st->sq);
     st->sq_off = 0;
 }
@@ -337,6 +401,8 @@ static void stream_free(yamux_session *s, yamux_stream *st)
         s->body_st = NULL;
     if (link_linked(&st->notify))
         link_remove(&st->notify);
+    if (link_linked(&st->wait))
+        link_remove(&st->wait);
     buf_free(&st->rbuf);
     buf_free(&st->sq);
     free(st);
@@ -377,6 +443,7 @@ static void stream_deliver(yamux_stream *st)
         size_t n = min_size(held(st), DELIVER_CHUNK);
         const uint8_t *p = st->rbuf.data + st->roff;
         st->roff += n;
+        s->held_total -= n;
         st->consumed += (uint32_t)n;
         if (s->cb.on_data) {
             s->depth++;
@@ -406,9 +473,11 @@ static void stream_deliver(yamux_stream *st)
 static void stream_maybe_writable(yamux_stream *st)
 {
     yamux_session *s = st->s;
-    if (st->dead || !st->want_writable || write_room(st) == 0)
+    bool by_session;
+    if (st->dead || !st->want_writable || !writable_again(st) || write_room(st, &by_session) == 0)
         return;
     st->want_writable = false;
+    link_remove(&st->wait);
     if (s->cb.on_writable) {
         s->depth++;
         s->cb.on_writable(s->user, st);
@@ -424,6 +493,7 @@ void yamux_config_default(yamux_config *c)
     c->max_window = 16u << 20;
     c->send_buffer = 256 * 1024;
     c->max_frame = 64 * 1024;
+    c->session_budget = 8u << 20;
 }
 
 yamux_session *yamux_new(bool client, const yamux_config *cfg, const yamux_callbacks *cb,
@@ -443,6 +513,8 @@ yamux_session *yamux_new(bool client, const yamux_config *cfg, const yamux_callb
             s->cfg.send_buffer = cfg->send_buffer;
         if (cfg->max_frame)
             s->cfg.max_frame = cfg->max_frame;
+        if (cfg->session_budget)
+            s->cfg.session_budget = cfg->session_budget;
     }
     if (s->cfg.max_window < YAMUX_INITIAL_WINDOW)
         s->cfg.max_window = YAMUX_INITIAL_WINDOW;
@@ -464,6 +536,7 @@ yamux_session *yamux_new(bool client, const yamux_config *cfg, const yamux_callb
     link_init(&s->dead);
     link_init(&s->ready);
     link_init(&s->notify);
+    link_init(&s->waiting);
     buf_init(&s->ctrl, 0);
     return s;
 }
@@ -530,9 +603,15 @@ ssize_t yamux_write(yamux_stream *st, const uint8_t *p, size_t n)
 {
     if (st->dead || st->fin_queued)
         return -1;
-    size_t take = min_size(n, write_room(st));
-    if (take < n)
+    bool by_session;
+    size_t take = min_size(n, write_room(st, &by_session));
+    if (take < n) {
         st->want_writable = true;
+        if (!link_linked(&st->wait))
+            link_push_tail(&st->s->waiting, &st->wait);
+        if (by_session)
+            st->s->budget_blocked = true;
+    }
     if (take == 0)
         return 0;
     /* Compact once the sent prefix outweighs what is left: amortised O(1) per byte. */
@@ -544,6 +623,7 @@ ssize_t yamux_write(yamux_stream *st, const uint8_t *p, size_t n)
     }
     if (buf_append(&st->sq, p, take) < 0)
         return -1; /* out of memory */
+    st->s->queued_total += take;
     stream_mark(st);
     return (ssize_t)take;
 }
@@ -594,6 +674,22 @@ void *yamux_stream_user(const yamux_stream *st)
 size_t yamux_stream_queued(const yamux_stream *st)
 {
     return queued(st);
+}
+
+void yamux_stream_set_send_buffer(yamux_stream *st, size_t n)
+{
+    size_t dflt = st->s->cfg.send_buffer;
+    st->send_cap = n == 0 || n > dflt ? dflt : n;
+}
+
+size_t yamux_queued_total(const yamux_session *s)
+{
+    return s->queued_total;
+}
+
+size_t yamux_held_total(const yamux_session *s)
+{
+    return s->held_total;
 }
 
 /* ---- inbound ------------------------------------------------------------------------------- */
@@ -768,6 +864,7 @@ static int handle_body(yamux_session *s, const uint8_t *p, size_t n)
     }
     if (buf_append(&st->rbuf, p, n) < 0)
         return fail(s, YAMUX_GOAWAY_INTERNAL, "out of memory");
+    s->held_total += n;
     return 0;
 }
 
@@ -846,11 +943,15 @@ static int emit_window(yamux_session *s, yamux_stream *st, buf_t *out)
             uint64_t w = (uint64_t)st->window * 2;
             if (w > s->cfg.max_window)
                 w = s->cfg.max_window;
-            grow = (uint32_t)(w - st->window);
+            /* only as far as all windows together stay within the budget */
+            uint64_t budget = s->cfg.session_budget;
+            uint64_t room = budget > s->window_total ? budget - s->window_total : 0;
+            grow = (uint32_t)(w - st->window < room ? w - st->window : room);
         }
         delta = st->consumed + grow;
         st->credit += delta;
         st->window += grow;
+        s->window_total += grow;
         st->consumed = 0;
     }
     if (fin_due(st)) {
@@ -881,6 +982,7 @@ static int emit_data(yamux_session *s, yamux_stream *st, buf_t *out, size_t room
     buf_append(out, h, sizeof h);
     buf_append(out, st->sq.data + st->sq_off, n);
     st->sq_off += n;
+    s->queued_total -= n;
     st->send_window -= (uint32_t)n;
     if (queued(st) == 0) {
         buf_free(&st->sq);
@@ -890,6 +992,13 @@ static int emit_data(yamux_session *s, yamux_stream *st, buf_t *out, size_t room
         link_push_tail(&s->notify, &st->notify);
     stream_check_done(st);
     return 1;
+}
+
+/* Streams wait for the session's queues to drain (writable_again), and they have. */
+static bool wake_due(const yamux_session *s)
+{
+    return s->budget_blocked && link_linked(&s->waiting) &&
+           s->queued_total <= s->cfg.session_budget / 2;
 }
 
 size_t yamux_pull(yamux_session *s, buf_t *out, size_t max)
@@ -961,7 +1070,17 @@ size_t yamux_pull(yamux_session *s, buf_t *out, size_t max)
     }
 #undef USED
 
-    /* on_writable for streams whose queue drained, then frees (callbacks may run from here) */
+    /* on_writable for streams whose queue drained, and for those waiting for the session once
+     * its queues have; then frees (callbacks may run from here) */
+    if (wake_due(s)) {
+        /* Every stream due a call is waiting: take them in the order they came up short, so
+         * that those the session held back longest go before those that only drained now. */
+        s->budget_blocked = false;
+        while (link_linked(&s->notify))
+            link_remove(s->notify.next);
+        for (ylink *l = s->waiting.next; l != &s->waiting; l = l->next)
+            link_push_tail(&s->notify, &STREAM_OF(l, wait)->notify);
+    }
     while (link_linked(&s->notify)) {
         yamux_stream *st = STREAM_OF(s->notify.next, notify);
         link_remove(&st->notify);
@@ -977,6 +1096,9 @@ bool yamux_want_write(const yamux_session *s)
     if (s->pulling)
         return false; /* see yamux_pull */
     if (s->ctrl.len > s->ctrl_off)
+        return true;
+    /* on_writable for streams that waited for the session: a yamux_pull delivers it */
+    if (wake_due(s))
         return true;
     /* dead streams await their on_close, which a yamux_pull delivers */
     if (link_linked(&s->dead))

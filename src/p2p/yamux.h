@@ -4,8 +4,21 @@
  * for stream events, and pulls the bytes to send with yamux_pull. Flow control: each stream
  * has a receive window (initially 256 KiB); data is handed to on_data only while the stream is
  * not paused, and the window is replenished (WINDOW_UPDATE) only for data handed over, so a
- * slow reader slows the writer. Sending is bounded by the peer's window and by a per-stream
- * send buffer, so memory stays bounded whatever the peers do.
+ * slow reader slows the writer.
+ *
+ * Memory: yamux_write queues at most cfg.send_buffer bytes per stream, whatever window the peer
+ * grants (the connection drains the queue continuously, so more would not add throughput), and
+ * the session keeps queued plus held bytes (received, not handed over because the stream is
+ * paused) within cfg.session_budget: once that is reached every write comes up short until the
+ * total is back below half of it. One exception keeps a session that is full of held data
+ * moving: a stream with less than YAMUX_WRITE_RESERVE queued may fill up to it, as long as the
+ * send queues of the session stay within the budget. Receive windows grow (up to max_window)
+ * only while the windows of all streams together stay within the budget; but each stream starts
+ * with 256 KiB that the spec lets the peer send at once, and a window once granted is never
+ * taken back. So a paused stream holds at most its window, and a session at most about
+ * session_budget (queued) + session_budget + max_streams * 256 KiB (held, when every stream is
+ * paused and the peer fills every window): with the defaults 8 + 8 + 64 MiB. Lower max_streams
+ * where that matters; the held part needs the application to pause streams (or to stop reading).
  *
  * Callbacks run inside yamux_feed, yamux_pull, yamux_pause and yamux_free (on_close only with
  * a reason). From inside a callback the caller may write, pause, close, reset and open streams,
@@ -23,6 +36,7 @@
 #define YAMUX_PROTOCOL       "/yamux/1.0.0"
 #define YAMUX_HEADER_LEN     12
 #define YAMUX_INITIAL_WINDOW (256 * 1024)
+#define YAMUX_WRITE_RESERVE  (16 * 1024) /* see "Memory" above */
 
 typedef struct yamux_session yamux_session;
 typedef struct yamux_stream yamux_stream;
@@ -50,10 +64,12 @@ typedef struct {
 } yamux_callbacks;
 
 typedef struct {
-    uint32_t max_streams;     /* open streams at once (both directions); default 256 */
-    uint32_t max_window;      /* largest receive window we grow to; default 16 MiB */
-    size_t send_buffer;       /* bytes queued per stream beyond the peer's window; 256 KiB */
-    uint32_t max_frame;       /* largest data frame we send; default 64 KiB */
+    uint32_t max_streams;  /* open streams at once (both directions); default 256. Each may hold
+                              up to 256 KiB when paused: see "Memory" above */
+    uint32_t max_window;   /* largest receive window a stream grows to; default 16 MiB */
+    size_t send_buffer;    /* bytes queued (not yet pulled) per stream; default 256 KiB */
+    uint32_t max_frame;    /* largest data frame we send; default 64 KiB */
+    size_t session_budget; /* queued + held bytes of all streams; default 8 MiB */
 } yamux_config;
 
 /* Fills c with the defaults. */
@@ -85,8 +101,11 @@ bool yamux_want_write(const yamux_session *s);
  * is reached, GoAway was received or sent, or OOM. */
 yamux_stream *yamux_open(yamux_session *s, char *err, size_t errlen);
 
-/* Queues up to n bytes on st; returns how many were taken (short when its buffer is full:
- * on_writable follows), or -1 if st is closed for writing or reset. */
+/* Queues up to n bytes on st; returns how many were taken, or -1 if st is closed for writing or
+ * reset. Short (maybe 0) when the stream's send buffer or the session budget is full; then
+ * on_writable follows once st's queue has drained to half its send buffer (or cannot drain for
+ * now: the peer's window is used up, so a stalled writer's queue ends up full) and the session
+ * is back below half its budget (or st is down to half YAMUX_WRITE_RESERVE: see "Memory"). */
 ssize_t yamux_write(yamux_stream *st, const uint8_t *p, size_t n);
 
 /* Stops or restarts on_data for st. Restarting delivers what was held back (from inside this
@@ -116,5 +135,14 @@ void *yamux_stream_user(const yamux_stream *st);
 
 /* Bytes queued on st and not yet pulled (for the caller's own limits and tests). */
 size_t yamux_stream_queued(const yamux_stream *st);
+
+/* Lowers st's send buffer to n bytes, for protocols that never need much in flight (the ping
+ * echo); 0, or more than cfg.send_buffer, restores cfg.send_buffer. Bytes already queued stay. */
+void yamux_stream_set_send_buffer(yamux_stream *st, size_t n);
+
+/* Bytes queued on all streams, and bytes held (received but not handed over: paused streams);
+ * their sum is what cfg.session_budget bounds. For the caller's limits and tests. */
+size_t yamux_queued_total(const yamux_session *s);
+size_t yamux_held_total(const yamux_session *s);
 
 #endif

@@ -1,7 +1,7 @@
 /* libFuzzer target: Yamux sessions (src/p2p/yamux.c) fed hostile bytes.
  *
- * Input: 6 bytes of settings (mode, stream limit, write size, frame size, send buffer, a seed for
- * the random choices), then either
+ * Input: 6 bytes of settings (mode, stream limit, write size, frame size, send buffer, session
+ * budget, a seed for the random choices), then either
  *  - raw mode: the bytes a peer sends, run against a server session and a client session, fed in
  *    pieces of random size; or
  *  - pair mode (hdr[0] & 0x20): a tape of steps for two of our sessions wired back to back.
@@ -9,11 +9,12 @@
  * resumes, closes, resets, opens streams, pings and pulls (nested pulls included), all decided
  * by a generator seeded from the input, so every run is reproducible. Checked: no crash, leak or
  * sanitizer report; every frame we send is well formed, within max_frame and the pull's limit;
- * SYNs have our parity and leave in order; queued bytes stay within their bound; the stream
- * limit holds; no callback for a stream after its on_close, no data after EOF; each stream gets
- * exactly one on_close and yamux_free leaves none open. In pair mode also: no feed error, and
- * every byte arrives once and in order.
- * Build with -DSWARM_FUZZ=ON (clang); run: build-fuzz/fuzz_p2p_yamux -max_total_time=60 */
+ * SYNs have our parity and leave in order; queued bytes stay within send_buffer per stream and
+ * session_budget in all (and add up), held bytes within the budget plus 256 KiB per stream (the
+ * windows stop growing at the budget); the stream limit holds; no callback for a stream after its
+ * on_close, no data after EOF; each stream gets exactly one on_close and yamux_free leaves none
+ * open. In pair mode also: no feed error, and every byte arrives once and in order. Build with
+ * -DSWARM_FUZZ=ON (clang); run: build-fuzz/fuzz_p2p_yamux -max_total_time=60 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,11 +92,20 @@ static void untrack(fz *f, yamux_stream *st)
 
 static void check_bounds(fz *f)
 {
-    if (yamux_stream_count(f->s) > f->cfg.max_streams)
+    size_t count = yamux_stream_count(f->s);
+    if (count > f->cfg.max_streams)
         abort();
-    for (size_t i = 0; i < f->ntracked; i++)
-        if (yamux_stream_queued(f->tracked[i].st) > (size_t)f->cfg.max_window + f->cfg.send_buffer)
+    size_t sum = 0;
+    for (size_t i = 0; i < f->ntracked; i++) {
+        size_t q = yamux_stream_queued(f->tracked[i].st);
+        if (q > f->cfg.send_buffer)
             abort();
+        sum += q; /* a stream that ended (on_close pending) has nothing queued */
+    }
+    if (sum != yamux_queued_total(f->s) || sum > f->cfg.session_budget)
+        abort();
+    if (yamux_held_total(f->s) > f->cfg.session_budget + count * (size_t)YAMUX_INITIAL_WINDOW)
+        abort();
 }
 
 /* Checks what a pull produced: whole, well-formed frames within the limits. */
@@ -234,6 +244,10 @@ static void act(fz *f, yamux_stream *st)
         if (rnd(f) % 16 == 0)
             yamux_goaway(f->s, rnd(f) % 3);
         break;
+    case 13:
+        if (t) /* a small send buffer of its own, or back to the session's */
+            yamux_stream_set_send_buffer(t->st, rnd(f) % 2 ? rnd(f) % 300 : 0);
+        break;
     default:
         break; /* nothing: most callbacks just take the data */
     }
@@ -331,6 +345,9 @@ static bool setup(fz *f, const uint8_t hdr[6], bool client, bool pair)
     f->cfg.max_frame = hdr[1] & 1 ? 64 * 1024 : 512 + (uint32_t)hdr[1] * 97;
     f->cfg.send_buffer = hdr[2] & 1 ? 256 * 1024 : 1 + (size_t)hdr[2] * 131;
     f->cfg.max_window = (hdr[2] & 2) ? 1u << 20 : YAMUX_INITIAL_WINDOW;
+    /* budgets that bind within the run's writes and a few windows, and the default */
+    static const size_t budgets[4] = {0, 5000, 64 * 1024, 600 * 1024};
+    f->cfg.session_budget = budgets[hdr[5] & 3] ? budgets[hdr[5] & 3] + hdr[4] * 61u : 8u << 20;
     /* big writes reach the window and the send buffer: short writes, on_writable */
     f->write_max = (hdr[0] & 0x10) ? WRITE_MAX : 20000;
     f->rng = ((uint64_t)hdr[3] << 24 | (uint64_t)hdr[4] << 16 | (uint64_t)hdr[5] << 8) ^

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "check.h"
+#include "host_internal.h" /* a few white-box checks: connection counts, a GoAway without close */
 #include "p2p.h"
 
 static uv_loop_t *loop;
@@ -47,6 +48,7 @@ typedef struct {
     char agent[128];
     bool id_has_ping, id_has_id, id_has_echo, id_observed;
     size_t id_nlisten;
+    char id_listen[1024]; /* the listen addresses of the last IDENTIFIED, space-separated */
     bool disc_msg_null;
     char disc_msg[256];
     char error[512];
@@ -80,6 +82,16 @@ static void on_event(p2p_host *h, const p2p_event *ev, void *user)
                 n->id_has_echo = true;
         }
         n->id_nlisten = ev->nlisten_addrs;
+        n->id_listen[0] = '\0';
+        for (size_t i = 0; i < ev->nlisten_addrs; i++) {
+            char t[256];
+            size_t used = strlen(n->id_listen);
+            size_t k = strlen(p2p_maddr_cstr(&ev->listen_addrs[i], t, sizeof t));
+            if (used + k + 2 <= sizeof n->id_listen) {
+                memcpy(n->id_listen + used, t, k);
+                memcpy(n->id_listen + used + k, " ", 2);
+            }
+        }
         n->id_observed = ev->observed != NULL;
         break;
     case P2P_EV_DISCONNECTED:
@@ -97,6 +109,28 @@ static void on_event(p2p_host *h, const p2p_event *ev, void *user)
 static void on_closed(void *user)
 {
     ((node *)user)->closed = true;
+}
+
+/* Listens on maddr and sets n->addr to dial it: 127.0.0.1 or ::1 in place of a wildcard. */
+static int node_listen(node *n, const char *maddr)
+{
+    char err[256];
+    if (p2p_host_listen(n->h, maddr, err, sizeof err) != 0) {
+        fprintf(stderr, "listen %s: %s\n", maddr, err);
+        return -1;
+    }
+    p2p_tcp_addr ta;
+    char id[P2P_PEER_ID_STRLEN];
+    if (p2p_maddr_to_tcp(&n->listen_ev, &ta, err, sizeof err) != 0)
+        return -1;
+    char host[64]; /* an IP address in text */
+    snprintf(host, sizeof host, "%.63s",
+             strcmp(ta.host, "0.0.0.0") == 0 ? "127.0.0.1"
+             : strcmp(ta.host, "::") == 0    ? "::1"
+                                             : ta.host);
+    snprintf(n->addr, sizeof n->addr, "/%s/%s/tcp/%u/p2p/%s", ta.family == AF_INET ? "ip4" : "ip6",
+             host, ta.port, p2p_peer_id_str(p2p_host_id(n->h), id));
+    return 0;
 }
 
 /* Starts a host (cfg may be NULL: defaults) and, if listen, a listener on a free port. */
@@ -120,16 +154,8 @@ static int node_start(node *n, const char *name, const p2p_host_config *cfg, boo
         fprintf(stderr, "p2p_host_new: %s\n", err);
         return -1;
     }
-    if (listen) {
-        if (p2p_host_listen(n->h, "/ip4/127.0.0.1/tcp/0", err, sizeof err) != 0) {
-            fprintf(stderr, "listen: %s\n", err);
-            return -1;
-        }
-        p2p_maddr ma = n->listen_ev;
-        if (p2p_maddr_add_peer(&ma, p2p_host_id(n->h), err, sizeof err) != 0)
-            return -1;
-        p2p_maddr_cstr(&ma, n->addr, sizeof n->addr);
-    }
+    if (listen)
+        return node_listen(n, "/ip4/127.0.0.1/tcp/0");
     return 0;
 }
 
@@ -840,13 +866,12 @@ static void raw_connect(raw_client *r, const node *n, const char *send)
     uv_tcp_connect(&r->req, &r->tcp, (struct sockaddr *)&sa, raw_connected);
 }
 
-static void test_handshake_timeout_and_limits(void)
+static void test_handshake_timeout(void)
 {
     node b;
     p2p_host_config cfg;
     p2p_host_config_default(&cfg);
     cfg.handshake_timeout_ms = 300;
-    cfg.max_conns = 2;
     CHECK(node_start(&b, "b", &cfg, true) == 0);
 
     /* a client that sends nothing is dropped after the handshake timeout */
@@ -870,26 +895,93 @@ static void test_handshake_timeout_and_limits(void)
     CHECK(strstr(b.error, "multistream") != NULL);
     WAIT_FOR(g.closed, 1000);
     node_stop(&b);
+}
 
-    /* max_conns = 2: a third connection is refused at once */
-    node l;
-    cfg.handshake_timeout_ms = 3000;
+/* Silent sockets take handshake slots (max_pending_inbound), not connection slots: they
+ * neither block our dials nor get more than their slots; max_conns counts upgraded connections
+ * and our dials in progress, not closed ones. */
+static void test_conn_limits(void)
+{
+    p2p_host_config cfg;
+    p2p_host_config_default(&cfg);
+    cfg.handshake_timeout_ms = 500;
+    cfg.max_conns = 2;
+    cfg.max_pending_inbound = 3;
+    node l, b, c, d;
+    char err[256];
     CHECK(node_start(&l, "l", &cfg, true) == 0);
-    raw_client c1, c2, c3;
-    raw_connect(&c1, &l, NULL);
-    raw_connect(&c2, &l, NULL);
-    WAIT_FOR(c1.connected && c2.connected, 2000);
-    spin(30);
-    raw_connect(&c3, &l, NULL);
-    WAIT_FOR(c3.eof, 2000);
-    CHECK(c3.eof);
-    CHECK(!c1.eof && !c2.eof);
-    CHECK_EQ(l.n_errors, 1);
+    CHECK(node_start(&b, "b", NULL, true) == 0);
+    CHECK(node_start(&c, "c", NULL, false) == 0);
+    CHECK(node_start(&d, "d", NULL, false) == 0);
+
+    /* five sockets that never speak: three are taken, two wait in the backlog */
+    enum { NSILENT = 5 };
+    raw_client r[NSILENT];
+    for (int i = 0; i < NSILENT; i++)
+        raw_connect(&r[i], &l, NULL);
+    int nconn = 0;
+    for (uint64_t end = uv_now(loop) + 2000; nconn < NSILENT && uv_now(loop) < end;) {
+        uv_run(loop, UV_RUN_ONCE);
+        nconn = 0;
+        for (int i = 0; i < NSILENT; i++)
+            nconn += r[i].connected;
+    }
+    CHECK_EQ(nconn, NSILENT);
+    spin(50);
+    CHECK_EQ(l.h->nconns, 3);
+    CHECK_EQ(l.n_errors, 0);
+
+    /* our own dial goes through */
+    CHECK(connect_pair(&l, &b));
+
+    /* the taken ones are dropped at the handshake timeout, the others after their turn */
+    int neof = 0;
+    for (uint64_t end = uv_now(loop) + 3000; neof < NSILENT && uv_now(loop) < end;) {
+        uv_run(loop, UV_RUN_ONCE);
+        neof = 0;
+        for (int i = 0; i < NSILENT; i++)
+            neof += r[i].eof;
+    }
+    CHECK_EQ(neof, NSILENT);
+    int early = 0, late = 0;
+    for (int i = 0; i < NSILENT; i++) {
+        uint64_t took = r[i].t_eof - r[i].t_connect;
+        early += took >= 400 && took < 750;
+        late += took >= 900;
+    }
+    CHECK_EQ(early, 3);
+    CHECK_EQ(late, 2);
+    CHECK_EQ(l.n_errors, NSILENT);
+    CHECK(strstr(l.error, "handshake timeout") != NULL);
+    for (int i = 0; i < NSILENT; i++)
+        WAIT_FOR(r[i].closed, 1000);
+
+    /* max_conns = 2 upgraded connections: c gets the second, d is refused */
+    CHECK(connect_pair(&c, &l));
+    dial_res dd = {0};
+    CHECK(p2p_host_dial(d.h, l.addr, on_dial, &dd, err, sizeof err) == 0);
+    WAIT_FOR(dd.calls, 5000);
+    CHECK_EQ(dd.status, -1);
+    WAIT_FOR(l.n_errors > NSILENT, 1000);
     CHECK(strstr(l.error, "too many connections") != NULL);
-    node_stop(&l); /* closes the other two */
-    WAIT_FOR(c1.eof && c2.eof, 3000);
-    CHECK(c1.eof && c2.eof);
-    WAIT_FOR(c1.closed && c2.closed && c3.closed, 1000);
+    CHECK(!p2p_host_is_connected(l.h, p2p_host_id(d.h)));
+    /* and l's own dials fail at once */
+    dial_res dl = {0};
+    CHECK(p2p_host_dial(l.h, "/ip4/127.0.0.1/tcp/1", on_dial, &dl, err, sizeof err) == 0);
+    WAIT_FOR(dl.calls, 1000);
+    CHECK_EQ(dl.status, -1);
+    CHECK(strstr(dl.err, "too many connections (2)") != NULL);
+    /* a connection that is closing, even if it still flushes, frees its slot at once */
+    p2p_host_disconnect(l.h, p2p_host_id(c.h));
+    dial_res dl2 = {0};
+    CHECK(p2p_host_dial(l.h, "/ip4/127.0.0.1/tcp/1", on_dial, &dl2, err, sizeof err) == 0);
+    WAIT_FOR(dl2.calls, 5000);
+    CHECK_EQ(dl2.status, -1);
+    CHECK(strstr(dl2.err, "connect") != NULL);
+    node_stop(&l);
+    node_stop(&b);
+    node_stop(&c);
+    node_stop(&d);
 }
 
 static void test_idle_and_keepalive(void)
@@ -1011,6 +1103,29 @@ static void test_dns_and_duplicates(void)
     CHECK_EQ(b.n_disconnected, 1);
     CHECK(!p2p_host_is_connected(a.h, p2p_host_id(b.h)));
 
+    /* dns4 and dns6 resolve to their family only: localhost as dns6 is ::1, where b does not
+     * listen (dns4 worked above) */
+    p2p_maddr ma;
+    CHECK(p2p_maddr_parse("/dns6/localhost/tcp/1", &ma, err, sizeof err) == 0);
+    CHECK(p2p_maddr_to_tcp(&ma, &ta, err, sizeof err) == 0);
+    CHECK_EQ(ta.family, AF_UNSPEC);
+    CHECK_EQ(ta.dns_family, AF_INET6);
+    CHECK(p2p_maddr_parse("/dns4/localhost/tcp/1", &ma, err, sizeof err) == 0);
+    CHECK(p2p_maddr_to_tcp(&ma, &ta, err, sizeof err) == 0);
+    CHECK_EQ(ta.dns_family, AF_INET);
+    CHECK(p2p_maddr_parse("/dns/localhost/tcp/1", &ma, err, sizeof err) == 0);
+    CHECK(p2p_maddr_to_tcp(&ma, &ta, err, sizeof err) == 0);
+    CHECK_EQ(ta.dns_family, AF_UNSPEC);
+    CHECK(p2p_maddr_to_tcp(&b.listen_ev, &ta, err, sizeof err) == 0);
+    snprintf(addr, sizeof addr, "/dns6/localhost/tcp/%u/p2p/%s", ta.port,
+             p2p_peer_id_str(p2p_host_id(b.h), bid));
+    dial_res d6 = {0};
+    CHECK(p2p_host_dial(a.h, addr, on_dial, &d6, err, sizeof err) == 0);
+    WAIT_FOR(d6.calls, 10000);
+    CHECK_EQ(d6.calls, 1);
+    CHECK_EQ(d6.status, -1);
+    CHECK(!p2p_host_is_connected(a.h, p2p_host_id(b.h)));
+
     /* an unresolvable name fails the dial, later */
     dial_res d3 = {0};
     CHECK(p2p_host_dial(a.h, "/dns4/no-such-host.invalid/tcp/1", on_dial, &d3, err, sizeof err) ==
@@ -1019,6 +1134,111 @@ static void test_dns_and_duplicates(void)
     CHECK_EQ(d3.calls, 1);
     CHECK_EQ(d3.status, -1);
     CHECK(strstr(d3.err, "resolve") != NULL);
+    node_stop(&a);
+    node_stop(&b);
+}
+
+/* A peer's GoAway: the connection takes no new streams, so it no longer counts as connected and
+ * a dial makes a new one; it closes once its last stream is done. */
+static void test_goaway(void)
+{
+    node a, b;
+    char err[256];
+    CHECK(node_start(&a, "a", NULL, false) == 0);
+    CHECK(node_start(&b, "b", NULL, true) == 0);
+    CHECK(p2p_host_handle(b.h, SINK_PROTO, sink_handler, NULL, err, sizeof err) == 0);
+    CHECK(connect_pair(&a, &b));
+    /* a stream that stays open: b does not read it */
+    memset(&sink, 0, sizeof sink);
+    memset(&feeder, 0, sizeof feeder);
+    feeder.target = 1u << 20;
+    CHECK(p2p_host_open_stream(a.h, p2p_host_id(b.h), SINK_PROTO, feeder_opened, NULL, err,
+                               sizeof err) == 0);
+    WAIT_FOR(feeder.s && sink.s, 5000);
+    CHECK(feeder.s != NULL);
+    spin(300); /* identify's streams are done */
+
+    /* b says GoAway without closing (nothing public does that: poke the connection) */
+    host_conn *bc = host_conn_newest(b.h, p2p_host_id(a.h));
+    CHECK(bc != NULL);
+    if (!bc)
+        return;
+    yamux_goaway(bc->ymx, YAMUX_GOAWAY_NORMAL);
+    bc->want_flush = true;
+    conn_schedule(bc);
+    WAIT_FOR(!p2p_host_is_connected(a.h, p2p_host_id(b.h)), 2000);
+    CHECK(!p2p_host_is_connected(a.h, p2p_host_id(b.h)));
+    p2p_peer_id peers[2];
+    CHECK_EQ(p2p_host_peers(a.h, peers, 2), 0);
+    CHECK(p2p_host_open_stream(a.h, p2p_host_id(b.h), SINK_PROTO, on_open_res, NULL, err,
+                               sizeof err) == -1);
+    spin(100);
+    CHECK_EQ(a.h->nconns, 1); /* still open for its stream */
+    CHECK(!feeder.closed);
+    CHECK_EQ(a.n_disconnected, 0);
+
+    /* a dial makes a new connection, which carries new streams */
+    dial_res d = {0};
+    CHECK(p2p_host_dial(a.h, b.addr, on_dial, &d, err, sizeof err) == 0);
+    WAIT_FOR(d.calls, 5000);
+    CHECK_EQ(d.status, 0);
+    CHECK_EQ(a.h->nconns, 2);
+    CHECK(p2p_host_is_connected(a.h, p2p_host_id(b.h)));
+    CHECK_EQ(a.n_connected, 1); /* the peer never left */
+    ping_res pr = {0};
+    CHECK(p2p_ping(a.h, p2p_host_id(b.h), on_ping, &pr, err, sizeof err) == 0);
+    WAIT_FOR(pr.calls, 5000);
+    CHECK_EQ(pr.status, 0);
+
+    /* the old connection's last stream ends: it closes, quietly (the peer is still here) */
+    p2p_stream_reset(feeder.s);
+    WAIT_FOR(a.h->nconns == 1, 3000);
+    CHECK_EQ(a.h->nconns, 1);
+    CHECK(feeder.closed);
+    CHECK(p2p_host_is_connected(a.h, p2p_host_id(b.h)));
+    spin(50);
+    CHECK_EQ(a.n_disconnected, 0);
+    CHECK_EQ(b.n_disconnected, 0);
+    node_stop(&a);
+    node_stop(&b);
+}
+
+/* A wildcard listener is announced in identify as the machine's addresses (loopback among
+ * them), never as 0.0.0.0 or ::; LISTENING reports it as bound. */
+static void test_wildcard_identify(void)
+{
+    node a, b;
+    char want[128];
+    CHECK(node_start(&a, "a", NULL, false) == 0);
+    CHECK(node_start(&b, "b", NULL, false) == 0);
+    CHECK(node_listen(&b, "/ip4/0.0.0.0/tcp/0") == 0);
+    char bound[256];
+    p2p_maddr_cstr(&b.listen_ev, bound, sizeof bound);
+    CHECK(strncmp(bound, "/ip4/0.0.0.0/tcp/", 17) == 0);
+    p2p_tcp_addr ta;
+    char err[256];
+    CHECK(p2p_maddr_to_tcp(&b.listen_ev, &ta, err, sizeof err) == 0);
+    snprintf(want, sizeof want, "/ip4/127.0.0.1/tcp/%u ", ta.port);
+    /* also on ::, where the machine has IPv6 */
+    bool v6 = p2p_host_listen(b.h, "/ip6/::/tcp/0", err, sizeof err) == 0;
+    CHECK(connect_pair(&a, &b));
+    printf("identify listen addrs: %s\n", a.id_listen);
+    CHECK(strstr(a.id_listen, want) != NULL);
+    CHECK(strstr(a.id_listen, "0.0.0.0") == NULL);
+    CHECK(strstr(a.id_listen, "/ip6/::/") == NULL);
+    CHECK(a.id_nlisten >= 1);
+    /* loopback is announced for :: too, when the machine has ::1 */
+    uv_interface_address_t *ifs;
+    int nifs;
+    bool has_v6_lo = false;
+    if (uv_interface_addresses(&ifs, &nifs) == 0) {
+        for (int i = 0; i < nifs; i++)
+            has_v6_lo |= ifs[i].address.address6.sin6_family == AF_INET6 &&
+                         IN6_IS_ADDR_LOOPBACK(&ifs[i].address.address6.sin6_addr);
+        uv_free_interface_addresses(ifs, nifs);
+    }
+    if (v6 && has_v6_lo)
+        CHECK(strstr(a.id_listen, "/ip6/::1/tcp/") != NULL);
     node_stop(&a);
     node_stop(&b);
 }
@@ -1032,7 +1252,8 @@ static void alarm_handler(int sig)
     _exit(1);
 }
 
-int main(void)
+/* With arguments, runs only the tests whose names contain one of them. */
+int main(int argc, char **argv)
 {
     signal(SIGALRM, alarm_handler);
     alarm(110);
@@ -1050,13 +1271,21 @@ int main(void)
         {"connect_identify_ping", test_connect_identify_ping},
         {"refusals", test_refusals},
         {"dns_and_duplicates", test_dns_and_duplicates},
-        {"handshake_timeout_and_limits", test_handshake_timeout_and_limits},
+        {"handshake_timeout", test_handshake_timeout},
+        {"conn_limits", test_conn_limits},
+        {"goaway", test_goaway},
+        {"wildcard_identify", test_wildcard_identify},
         {"idle_and_keepalive", test_idle_and_keepalive},
         {"backpressure", test_backpressure},
         {"close_with_live_streams", test_close_with_live_streams},
         {"echo_many", test_echo_many},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        bool run = argc < 2;
+        for (int k = 1; k < argc; k++)
+            run |= strstr(tests[i].name, argv[k]) != NULL;
+        if (!run)
+            continue;
         uint64_t t0 = uv_hrtime();
         tests[i].fn();
         printf("%-30s %6.0f ms\n", tests[i].name, (double)(uv_hrtime() - t0) / 1e6);

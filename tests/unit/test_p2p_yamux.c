@@ -36,6 +36,7 @@ typedef struct {
     bool mismatch, eof, closed, reason_null;
     char reason[64];
     int after_close; /* callbacks after on_close: must stay 0 */
+    int writables;   /* on_writable calls */
     int data_after_eof;
     /* per-stream behaviour */
     bool close_in_on_data, close_in_on_eof, pause_in_on_data;
@@ -206,6 +207,7 @@ static void cb_writable(void *user, yamux_stream *st)
             t->after_close++;
         return;
     }
+    t->writables++;
     refill(t);
 }
 
@@ -486,13 +488,10 @@ static void test_one_byte_at_a_time(void)
 /* A paused reader stops the writer at the window; unpausing resumes. */
 static void test_pause(void)
 {
-    /* the writer's max_window caps its queue below the window b grants once grown: then pulls
-     * free room and on_writable runs from inside yamux_pull too */
-    yamux_config cfg;
-    yamux_config_default(&cfg);
-    cfg.max_window = YAMUX_INITIAL_WINDOW;
+    /* the writer's queue (send_buffer) is smaller than the window b grants once grown: then
+     * pulls free room and on_writable runs from inside yamux_pull too */
     app a, b;
-    app_init(&a, true, &cfg);
+    app_init(&a, true, NULL);
     app_init(&b, false, NULL);
     b.accept_pause = true;
     a.pull_in_writable = true;
@@ -501,7 +500,9 @@ static void test_pause(void)
     CHECK_EQ(b.nts, 1);
     tstream *r = b.ts[0];
     CHECK_EQ(r->recvd, 0);
-    /* the writer is stuck: the peer's window (256 KiB) went out, send_buffer more is queued */
+    /* the writer is stuck: the peer's window (256 KiB) went out and its queue is full
+     * (send_buffer, whatever the window): once the window was used up, on_writable let the
+     * writer top it up although it had not drained to half */
     CHECK(t->sent < t->to_send);
     CHECK_EQ(yamux_stream_queued(t->st), 256 * 1024);
     CHECK_EQ(t->sent, 512 * 1024);
@@ -886,10 +887,17 @@ static void test_window_update_syn_and_growth(void)
     a.accept_send = 1u << 20;
     CHECK_EQ(feed_frame(&a, 1, 1, 1, 1u << 20, 0, err, sizeof err), 0);
     CHECK_EQ(a.nts, 1);
-    /* the send window is now 256 KiB + 1 MiB: all of it goes out, ACK on the first frame */
+    /* the send window is now 256 KiB + 1 MiB: all of it goes out, ACK on the first frame; the
+     * queue holds send_buffer at a time, refilled by on_writable after each pull */
+    CHECK_EQ(yamux_stream_queued(a.ts[0]->st), 256 * 1024);
     buf_t out;
     buf_init(&out, 0);
-    yamux_pull(a.s, &out, 1 << 24);
+    int pulls = 0;
+    while (yamux_want_write(a.s) && pulls < 100) {
+        yamux_pull(a.s, &out, 1 << 24);
+        pulls++;
+    }
+    CHECK_EQ(pulls, 4);
     size_t data = 0, frames = 0;
     bool ack_first = false;
     for (size_t off = 0; off + 12 <= out.len; frames++) {
@@ -991,6 +999,207 @@ static void test_pull_limits(void)
     app_free(&a, "done");
 }
 
+/* Sums yamux_stream_queued over a's live streams. */
+static size_t queued_sum(app *a)
+{
+    size_t sum = 0;
+    for (size_t i = 0; i < a->nts; i++)
+        if (a->ts[i]->st)
+            sum += yamux_stream_queued(a->ts[i]->st);
+    return sum;
+}
+
+/* Pulls from a and drops the bytes (a socket that takes everything); returns how many. */
+static size_t drain(app *a, size_t max)
+{
+    buf_t out;
+    buf_init(&out, 0);
+    size_t n = yamux_pull(a->s, &out, max);
+    buf_free(&out);
+    return n;
+}
+
+/* A peer grants every stream a huge window (1 GiB) and never reads: what we queue stays within
+ * send_buffer per stream and session_budget in all, and writers hear on_writable as it drains
+ * (to a socket that takes everything, but not to this peer). */
+static void test_budget_huge_window(void)
+{
+    char err[160];
+    app a;
+    app_init(&a, true, NULL);
+    enum { N = 100 };
+    tstream *t[N];
+    for (int i = 0; i < N; i++) {
+        t[i] = app_open(&a, 0, false);
+        CHECK_EQ(feed_frame(&a, 1, 2, t[i]->id, 1u << 30, 0, err, sizeof err), 0); /* ACK */
+        t[i]->to_send = 1u << 30;
+        refill(t[i]);
+    }
+    /* 32 streams filled their 256 KiB, then the 8 MiB budget was reached: the others got
+     * nothing (nothing is held, so no reserve either) */
+    size_t full = 0, empty = 0;
+    for (int i = 0; i < N; i++) {
+        size_t q = yamux_stream_queued(t[i]->st);
+        CHECK(q <= 256 * 1024);
+        full += q == 256 * 1024;
+        empty += q == 0;
+        CHECK_EQ(q, t[i]->sent);
+    }
+    CHECK_EQ(full, 32);
+    CHECK_EQ(empty, N - 32);
+    CHECK_EQ(yamux_queued_total(a.s), 8u << 20);
+    CHECK_EQ(queued_sum(&a), 8u << 20);
+    CHECK_EQ(yamux_held_total(a.s), 0);
+    uint8_t x = 0;
+    CHECK_EQ(yamux_write(t[N - 1]->st, &x, 1), 0);
+    CHECK_EQ(yamux_write(t[0]->st, &x, 1), 0);
+    /* a pull of one frame: the session is still over half, nobody hears anything */
+    CHECK(drain(&a, 70000) > 0);
+    int heard = 0;
+    for (int i = 0; i < N; i++)
+        heard += t[i]->writables;
+    CHECK_EQ(heard, 0);
+    /* drain until the session is below half its budget: every waiting stream gets a turn,
+     * and the bounds hold throughout */
+    int pulls = 0;
+    while (yamux_queued_total(a.s) > (4u << 20) && pulls < 1000) {
+        drain(&a, 1 << 20);
+        pulls++;
+        CHECK(yamux_queued_total(a.s) <= 8u << 20);
+        CHECK_EQ(queued_sum(&a), yamux_queued_total(a.s));
+        for (int i = 0; i < N; i++)
+            CHECK(yamux_stream_queued(t[i]->st) <= 256 * 1024);
+    }
+    for (int round = 0; round < 200; round++) {
+        drain(&a, 1 << 20);
+        CHECK(yamux_queued_total(a.s) <= 8u << 20);
+    }
+    int never = 0;
+    for (int i = 0; i < N; i++)
+        never += t[i]->writables == 0;
+    CHECK_EQ(never, 0);
+    CHECK(yamux_queued_total(a.s) <= 8u << 20);
+    CHECK_EQ(queued_sum(&a), yamux_queued_total(a.s));
+    /* resets give their share back at once */
+    for (int i = 0; i < N; i++)
+        do_reset(t[i]);
+    CHECK_EQ(yamux_queued_total(a.s), 0);
+    app_free(&a, "done");
+
+    /* a small budget and send buffer, exactly */
+    yamux_config cfg;
+    yamux_config_default(&cfg);
+    cfg.send_buffer = 1000;
+    cfg.session_budget = 2500;
+    app_init(&a, true, &cfg);
+    tstream *u[4];
+    for (int i = 0; i < 4; i++)
+        u[i] = app_open(&a, 0, false);
+    uint8_t big[3000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = pat(u[0]->id, true, i);
+    CHECK_EQ(yamux_write(u[0]->st, big, 3000), 1000);
+    CHECK_EQ(yamux_write(u[1]->st, big, 3000), 1000);
+    CHECK_EQ(yamux_write(u[2]->st, big, 3000), 500);
+    CHECK_EQ(yamux_write(u[3]->st, big, 3000), 0);
+    CHECK_EQ(yamux_queued_total(a.s), 2500);
+    app_free(&a, "done");
+}
+
+/* Held data (paused streams) counts too; windows stop growing at the budget; a reserve per
+ * stream keeps a session whose budget is all held data moving. */
+static void test_budget_held(void)
+{
+    yamux_config cfg;
+    yamux_config_default(&cfg);
+    cfg.session_budget = 1u << 20;
+    app a, b;
+    app_init(&a, true, NULL);
+    app_init(&b, false, &cfg);
+    b.accept_pause = true;
+    tstream *t[8];
+    for (int i = 0; i < 8; i++)
+        t[i] = app_open(&a, 1u << 20, true);
+    pump(&a, &b);
+    /* b holds 256 KiB (the initial window) on each paused stream: twice its budget */
+    CHECK_EQ(b.nts, 8);
+    CHECK_EQ(yamux_held_total(b.s), 8 * 256 * 1024);
+    /* so b's writers only have their reserve at a time, and still get everything across */
+    for (int i = 0; i < 8; i++) {
+        b.ts[i]->to_send = 100 * 1024;
+        refill(b.ts[i]);
+        CHECK_EQ(b.ts[i]->sent, YAMUX_WRITE_RESERVE);
+    }
+    pump(&a, &b);
+    for (int i = 0; i < 8; i++) {
+        CHECK_EQ(t[i]->recvd, 100 * 1024);
+        CHECK(!t[i]->mismatch);
+        CHECK(b.ts[i]->writables >= 5); /* 100 KiB in 16 KiB steps */
+    }
+    CHECK_EQ(yamux_queued_total(b.s), 0);
+    /* a write now takes the reserve, no more */
+    uint8_t buf[40000];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = pat(b.ts[0]->id, false, b.ts[0]->sent + i);
+    CHECK_EQ(yamux_write(b.ts[0]->st, buf, sizeof buf), YAMUX_WRITE_RESERVE);
+    b.ts[0]->sent += YAMUX_WRITE_RESERVE;
+    CHECK_EQ(yamux_write(b.ts[0]->st, buf, sizeof buf), 0);
+    /* unpause: everything arrives (the windows stay at 256 KiB: together they are over the
+     * budget; the hand-made frames below check growth exactly) */
+    for (int i = 0; i < 8; i++)
+        yamux_pause(b.ts[i]->st, false);
+    pump(&a, &b);
+    for (int i = 0; i < 8; i++) {
+        CHECK_EQ(b.ts[i]->recvd, 1u << 20);
+        CHECK(b.ts[i]->eof && !b.ts[i]->mismatch);
+    }
+    CHECK_EQ(yamux_held_total(b.s), 0);
+    CHECK_EQ(feed_errors, 0);
+    app_free(&a, "done");
+    app_free(&b, "done");
+
+    /* window growth stops where all windows together reach the budget */
+    char err[160];
+    cfg.session_budget = 700 * 1024;
+    app_init(&a, false, &cfg);
+    CHECK_EQ(feed_frame(&a, 1, 1, 1, 0, 0, err, sizeof err), 0);
+    CHECK_EQ(feed_frame(&a, 1, 1, 3, 0, 0, err, sizeof err), 0);
+    CHECK(pulled_has(&a, 1, 2, 3, 0));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(feed_frame(&a, 0, 0, 1, 65536, 65536, err, sizeof err), 0);
+    CHECK(pulled_has(&a, 1, 0, 1, 256 * 1024 + (700 - 512) * 1024)); /* grew by 188 KiB */
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(feed_frame(&a, 0, 0, 3, 65536, 65536, err, sizeof err), 0);
+    CHECK(pulled_has(&a, 1, 0, 3, 256 * 1024)); /* did not grow */
+    app_free(&a, "done");
+}
+
+/* A stream's own smaller send buffer (the ping echo's): short writes, on_writable once the
+ * queue went out. */
+static void test_stream_send_buffer(void)
+{
+    app a, b;
+    app_init(&a, true, NULL);
+    app_init(&b, false, NULL);
+    tstream *t = app_open(&a, 0, false);
+    yamux_stream_set_send_buffer(t->st, 64);
+    t->to_send = 1000;
+    refill(t);
+    CHECK_EQ(t->sent, 64);
+    CHECK_EQ(yamux_stream_queued(t->st), 64);
+    pump(&a, &b);
+    CHECK_EQ(b.ts[0]->recvd, 1000);
+    CHECK(!b.ts[0]->mismatch);
+    CHECK(t->writables >= 15);
+    /* 0 restores the session's send buffer */
+    yamux_stream_set_send_buffer(t->st, 0);
+    t->to_send = 1000 + 300000;
+    refill(t);
+    CHECK_EQ(yamux_stream_queued(t->st), 256 * 1024);
+    app_free(&a, "done");
+    app_free(&b, "done");
+}
+
 /* yamux_free closes every stream with its reason; a stream's user pointer round-trips. */
 static void test_free(void)
 {
@@ -1031,6 +1240,9 @@ int main(void)
     test_window_update_syn_and_growth();
     test_ping_flood();
     test_pull_limits();
+    test_budget_huge_window();
+    test_budget_held();
+    test_stream_send_buffer();
     test_free();
     return CHECK_DONE();
 }
