@@ -273,8 +273,8 @@ typedef struct {
 void p2p_stream_set_cbs(p2p_stream *s, const p2p_stream_cbs *cbs, void *user);
 
 /* Queues up to n bytes for the peer and returns how many were taken: fewer than n when the
- * stream's send window and buffer are full (on_writable follows), -1 if the stream can no longer
- * send (closed for writing, reset, connection gone). */
+ * stream's send queue (256 KiB) or its connection's budget (8 MiB) is full (on_writable
+ * follows), -1 if the stream can no longer send (closed for writing, reset, connection gone). */
 ssize_t p2p_stream_write(p2p_stream *s, const void *p, size_t n);
 
 /* Stops (paused = true) or restarts delivery of on_data. While paused the peer's window is not
