@@ -102,14 +102,14 @@ struct wasm_code; /* compiled form of one function, defined by compile.h */
 
 /* A function in the index space. Imported ones have no body. */
 typedef struct wasm_funcdef {
-    uint32_t type;         /* type index */
+    uint32_t type; /* type index */
     bool imported;
     /* defined functions only: */
-    uint32_t nlocals;      /* declared locals, not counting params */
-    uint8_t *local_types;  /* nlocals value types, owned */
-    const uint8_t *body;   /* first instruction (after local declarations) */
-    const uint8_t *end;    /* one past the final `end` opcode */
-    size_t body_offset;    /* offset of `body` in the module binary */
+    uint32_t nlocals;       /* declared locals, not counting params */
+    uint8_t *local_types;   /* nlocals value types, owned */
+    const uint8_t *body;    /* first instruction (after local declarations) */
+    const uint8_t *end;     /* one past the final `end` opcode */
+    size_t body_offset;     /* offset of `body` in the module binary */
     struct wasm_code *code; /* filled by compile.c, owned */
 } wasm_funcdef;
 
@@ -119,7 +119,8 @@ struct wasm_module {
 
     uint32_t ntypes;
     wasm_functype *types;
-    uint32_t *type_canon; /* type_canon[i]: smallest j with types[j] structurally equal to types[i] */
+    uint32_t
+        *type_canon; /* type_canon[i]: smallest j with types[j] structurally equal to types[i] */
 
     uint32_t nimports;
     wasm_import *imports;

@@ -11,17 +11,17 @@
 
 #include "module.h"
 
-#define WASM_PAGE_SIZE 65536u
-#define WASM_DEFAULT_CALL_DEPTH 10000u
-#define WASM_DEFAULT_TABLE_MAX 10000000u
+#define WASM_PAGE_SIZE           65536u
+#define WASM_DEFAULT_CALL_DEPTH  10000u
+#define WASM_DEFAULT_TABLE_MAX   10000000u
 #define WASM_DEFAULT_STACK_BYTES (8u << 20)
 
 struct wasm_code; /* compile.h */
 
 struct wasm_func {
-    const wasm_functype *type; /* for wasm functions: &module->types[module->type_canon[t]] */
-    wasm_instance *inst;       /* owning instance; NULL for host functions */
-    uint32_t index;            /* index in inst's function space */
+    const wasm_functype *type;    /* for wasm functions: &module->types[module->type_canon[t]] */
+    wasm_instance *inst;          /* owning instance; NULL for host functions */
+    uint32_t index;               /* index in inst's function space */
     const struct wasm_code *code; /* compiled body; NULL for host functions */
     wasm_host_fn host;
     void *user;
@@ -29,8 +29,8 @@ struct wasm_func {
 };
 
 struct wasm_memory {
-    uint8_t *data;      /* `bytes` bytes, zero-initialised */
-    uint64_t bytes;     /* pages * WASM_PAGE_SIZE */
+    uint8_t *data;  /* `bytes` bytes, zero-initialised */
+    uint64_t bytes; /* pages * WASM_PAGE_SIZE */
     uint32_t pages;
     uint32_t max_pages; /* effective cap: min(declared max, store max_pages) */
     wasm_lim lim;       /* declared limits (current min = pages), for import matching */
@@ -39,7 +39,7 @@ struct wasm_memory {
 struct wasm_table {
     void **elems; /* size refs */
     uint32_t size;
-    uint32_t max;      /* effective cap: min(declared max, store max_table_size) */
+    uint32_t max;        /* effective cap: min(declared max, store max_table_size) */
     wasm_tabletype type; /* declared type (lim.min tracks current size) */
 };
 
@@ -71,13 +71,13 @@ typedef struct wasm_owned {
 } wasm_owned;
 
 struct wasm_store {
-    wasm_limits lim;       /* with defaults applied (never 0) except fuel */
-    uint64_t fuel_left;    /* remaining fuel; INT64_MAX when unlimited */
-    uint64_t fuel_start;   /* fuel_left when last set */
-    uint64_t *stack;       /* value stack for frames, lim.stack_bytes / 8 slots, lazily made */
+    wasm_limits lim;     /* with defaults applied (never 0) except fuel */
+    uint64_t fuel_left;  /* remaining fuel; INT64_MAX when unlimited */
+    uint64_t fuel_start; /* fuel_left when last set */
+    uint64_t *stack;     /* value stack for frames, lim.stack_bytes / 8 slots, lazily made */
     size_t stack_slots;
-    uint32_t depth;        /* wasm frames currently active */
-    uint32_t host_depth;   /* nested interpreter entries (host -> wasm) on the C stack */
+    uint32_t depth;      /* wasm frames currently active */
+    uint32_t host_depth; /* nested interpreter entries (host -> wasm) on the C stack */
     /* interp.c, while a host function runs: stack[0, stack_lo) holds active
      * frames and stack[stack_hi, stack_slots) their return records, so a
      * nested call uses only the space between */

@@ -239,7 +239,6 @@ bool wasm_instance_export_n(const wasm_instance *instance, const char *name, siz
  * nresults results. Fuel and call depth come from the store. Returns WASM_OK
  * or an error status (TRAP with its kind, ARG for a bad call). */
 wasm_status wasm_func_call(wasm_store *store, wasm_func *func, const wasm_value *args,
-                           uint32_t nargs, wasm_value *results, uint32_t nresults,
-                           wasm_error *err);
+                           uint32_t nargs, wasm_value *results, uint32_t nresults, wasm_error *err);
 
 #endif
