@@ -32,24 +32,17 @@ static void id_client_error(id_client *ic, const char *what)
 /* Handles the message once it is all there; returns true when done with the stream. */
 static bool id_client_try(id_client *ic, p2p_stream *s)
 {
-    uint64_t len;
-    size_t used;
-    int r = uvarint_decode(ic->acc.data, ic->acc.len, &len, &used);
-    if (r == VARINT_ETRUNC)
+    size_t used, len;
+    int r = uvarint_frame(ic->acc.data, ic->acc.len, IDENTIFY_MAX_MSG, &used, &len);
+    if (r == 0)
         return false;
-    if (r != 0) {
-        id_client_error(ic, "bad message length");
+    if (r < 0) {
+        id_client_error(ic, r == VARINT_EFRAME ? "message too large" : "bad message length");
         return true;
     }
-    if (len > IDENTIFY_MAX_MSG) {
-        id_client_error(ic, "message too large");
-        return true;
-    }
-    if (ic->acc.len - used < len)
-        return false;
     identify_info info;
     char err[HOST_REASON_MAX];
-    if (identify_decode(ic->acc.data + used, (size_t)len, &info, err, sizeof err) != 0) {
+    if (identify_decode(ic->acc.data + used, len, &info, err, sizeof err) != 0) {
         id_client_error(ic, err);
         return true;
     }

@@ -500,19 +500,15 @@ int ps_rpc_frame(const uint8_t *p, size_t n, size_t max_size, size_t *hdr, size_
 {
     if (max_size == 0)
         max_size = PS_RPC_MAX_DEFAULT;
-    uint64_t len;
-    size_t used;
-    int rc = uvarint_decode(p, n, &len, &used);
-    if (rc == VARINT_ETRUNC)
-        return 0;
-    if (rc < 0)
-        return err_set(err, errlen, "pubsub: RPC length prefix: %s", varint_strerror(rc));
-    if (len > max_size)
+    int rc = uvarint_frame(p, n, max_size, hdr, body);
+    if (rc == VARINT_EFRAME) {
+        uint64_t len;
+        size_t used;
+        uvarint_decode(p, n, &len, &used);
         return err_set(err, errlen, "pubsub: RPC of %llu bytes announced (at most %zu)",
                        (unsigned long long)len, max_size);
-    if (n - used < len)
-        return 0;
-    *hdr = used;
-    *body = (size_t)len;
-    return 1;
+    }
+    if (rc < 0)
+        return err_set(err, errlen, "pubsub: RPC length prefix: %s", varint_strerror(rc));
+    return rc;
 }

@@ -13,6 +13,8 @@ const char *varint_strerror(int rc)
         return "integer too large";
     case VARINT_ENOTMINIMAL:
         return "varint not minimally encoded";
+    case VARINT_EFRAME:
+        return "frame length over the maximum";
     default:
         return "unknown varint error";
     }
@@ -121,4 +123,22 @@ int buf_put_uvarint(buf_t *b, uint64_t v)
     if (v >> 63)
         return -1;
     return buf_append(b, tmp, uvarint_encode(v, tmp));
+}
+
+int uvarint_frame(const uint8_t *p, size_t n, uint64_t max, size_t *hdr, size_t *body)
+{
+    uint64_t len;
+    size_t used;
+    int rc = uvarint_decode(p, n, &len, &used);
+    if (rc == VARINT_ETRUNC)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (len > max)
+        return VARINT_EFRAME;
+    if (n - used < len)
+        return 0;
+    *hdr = used;
+    *body = (size_t)len;
+    return 1;
 }

@@ -19,6 +19,7 @@ enum {
     VARINT_ETOOLONG = -2,    /* more bytes than the width allows */
     VARINT_ETOOLARGE = -3,   /* unused high bits set (value does not fit the width) */
     VARINT_ENOTMINIMAL = -4, /* uvarint with redundant trailing zero groups */
+    VARINT_EFRAME = -5,      /* uvarint_frame: the announced length is over the maximum */
 };
 
 /* Returns a static message for a VARINT_* code, worded as the wasm spec words it. */
@@ -43,6 +44,12 @@ int uvarint_decode(const uint8_t *p, size_t len, uint64_t *out, size_t *used);
 
 /* Writes v (must be below 2^63) as a multiformats uvarint; returns bytes written (1..9). */
 size_t uvarint_encode(uint64_t v, uint8_t *out);
+
+/* A uvarint-length-prefixed frame (libp2p's identify, pubsub, kad...) at p[0..n): returns 1 and
+ * sets *hdr (bytes of the prefix) and *body (the announced length) when the whole frame is
+ * there, 0 when more bytes are needed, VARINT_EFRAME when the length is over max, or another
+ * negative VARINT_* code for a malformed prefix. Reads only the prefix. */
+int uvarint_frame(const uint8_t *p, size_t n, uint64_t max, size_t *hdr, size_t *body);
 
 /* Appends v as a uvarint to b. Returns 0, or -1 if the buffer refuses (bound, OOM) or
  * v >= 2^63. */

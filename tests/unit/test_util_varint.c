@@ -134,8 +134,31 @@ static void multiformats(void)
     buf_free(&b);
 }
 
+static void frames(void)
+{
+    /* 300-byte body: prefix ac 02 */
+    uint8_t f[2 + 300] = {0xac, 0x02};
+    size_t hdr = 99, body = 99;
+    CHECK_EQ(uvarint_frame(f, 0, 1000, &hdr, &body), 0);   /* nothing yet */
+    CHECK_EQ(uvarint_frame(f, 1, 1000, &hdr, &body), 0);   /* prefix cut */
+    CHECK_EQ(uvarint_frame(f, 301, 1000, &hdr, &body), 0); /* body one short */
+    CHECK_EQ(hdr, 99);
+    CHECK_EQ(uvarint_frame(f, sizeof f, 1000, &hdr, &body), 1);
+    CHECK_EQ(hdr, 2);
+    CHECK_EQ(body, 300);
+    CHECK_EQ(uvarint_frame(f, 2, 299, &hdr, &body), VARINT_EFRAME); /* refused before the body */
+    CHECK_EQ(uvarint_frame(f, sizeof f, 300, &hdr, &body), 1);
+    const uint8_t bad[] = {0x80, 0x00};
+    CHECK_EQ(uvarint_frame(bad, sizeof bad, 1000, &hdr, &body), VARINT_ENOTMINIMAL);
+    const uint8_t empty[] = {0x00};
+    CHECK_EQ(uvarint_frame(empty, 1, 0, &hdr, &body), 1);
+    CHECK_EQ(body, 0);
+    CHECK_STR_EQ(varint_strerror(VARINT_EFRAME), "frame length over the maximum");
+}
+
 int main(void)
 {
+    frames();
     roundtrips();
     wasm_widths();
     multiformats();
