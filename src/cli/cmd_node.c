@@ -16,16 +16,23 @@
 
 #include "cli.h"
 #include "node_json.h"
+#include "node_pubsub.h"
 #include "p2p.h"
 
 static const char usage[] =
     "usage: swarm node [--listen MULTIADDR]... [--connect MULTIADDR]... [--ping]\n"
     "                  [--key FILE | --data-dir DIR] [--exit-after SECONDS]\n"
     "                  [--handshake-timeout MS] [--idle-timeout MS] [--agent TEXT]\n"
+    "                  [--subscribe TOPIC]... [--publish TOPIC=TEXT]... [--publish-every MS]\n"
+    "                  [--publish-count N] [--settle MS] [--msg-id SCHEME]\n"
+    "                  [--max-message-size N]\n"
     "\n"
     "libp2p debug node: listens, dials, answers identify and ping, and prints what happens on\n"
     "stdout as JSON lines, one event per line (listening, connected, identified, ping,\n"
     "disconnected, error). Runs until SIGINT or SIGTERM, or for --exit-after seconds.\n"
+    "With --subscribe or --publish it also runs gossipsub (/meshsub/1.2.0 and 1.1.0) and\n"
+    "prints subscribed, unsubscribed, message, published, graft, prune, rejected and banned\n"
+    "events, and pubsub_stats when it ends.\n"
     "\n"
     "  --listen MULTIADDR      listen on /ip4|ip6/ADDR/tcp/PORT; port 0 picks a free port\n"
     "                          (repeatable; default /ip4/127.0.0.1/tcp/0)\n"
@@ -39,6 +46,7 @@ static const char usage[] =
     "  --handshake-timeout MS  drop connections not upgraded within MS (default 10000)\n"
     "  --idle-timeout MS       close connections idle for MS; 0 = never (default 120000)\n"
     "  --agent TEXT            agent version sent in identify (default swarm/VERSION)\n"
+    "%s"
     "\n"
     "Exit status: 0 ok (also after SIGINT/SIGTERM), 1 runtime failure (e.g. a listen address\n"
     "in use), 2 usage. Dial and ping failures are \"error\" events, not exits.\n";
@@ -54,6 +62,7 @@ typedef struct {
     const char *key, *data_dir, *agent;
     bool has_exit_after, has_handshake, has_idle;
     uint64_t exit_after_ms, handshake_ms, idle_ms;
+    np_opts ps;
 } node_opts;
 
 typedef struct node node;
@@ -76,6 +85,7 @@ struct node {
     uv_signal_t sigint, sigterm;
     uv_timer_t timer;
     p2p_host *host; /* NULL once closed */
+    node_pubsub *ps; /* with --subscribe or --publish; NULL once stopped */
     node_dial dials[MAX_ADDRS];
     node_peer *peers; /* owned; npeers in use */
     size_t npeers, cap;
@@ -221,6 +231,8 @@ static void on_host_event(p2p_host *h, const p2p_event *ev, void *user)
         return;
     }
     case P2P_EV_CONNECTED:
+        if (n->ps)
+            np_connected(n->ps);
         nj_begin(&j, "connected");
         put_peer(&j, "peer", ev->peer);
         if (ev->addr)
@@ -301,8 +313,19 @@ static void node_shutdown(node *n, int rc)
     uv_close((uv_handle_t *)&n->sigint, NULL);
     uv_close((uv_handle_t *)&n->sigterm, NULL);
     uv_close((uv_handle_t *)&n->timer, NULL);
+    if (n->ps) {
+        np_stop(n->ps);
+        n->ps = NULL;
+    }
     if (n->host)
         p2p_host_close(n->host, on_host_closed, n);
+}
+
+static void on_write_failed(void *user)
+{
+    node *n = user;
+    fprintf(stderr, "swarm node: cannot write to stdout: %s\n", strerror(errno));
+    node_shutdown(n, SWARM_EXIT_RUNTIME);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -361,6 +384,12 @@ static int node_run(const node_opts *o, const p2p_key *key)
     }
     if (n.closing) /* stdout went away while announcing */
         goto drain;
+    if (np_enabled(&o->ps) &&
+        np_start(n.host, &n.loop, &o->ps, on_write_failed, &n, &n.ps, err, sizeof err) != 0) {
+        fprintf(stderr, "swarm node: %s\n", err);
+        node_shutdown(&n, SWARM_EXIT_RUNTIME);
+        goto drain;
+    }
     uv_signal_start(&n.sigint, on_signal, SIGINT);
     uv_signal_start(&n.sigterm, on_signal, SIGTERM);
     if (o->has_exit_after)
@@ -438,7 +467,7 @@ static int parse_opts(cli_args *a, node_opts *o)
 {
     const char *v;
     while (cli_next(a)) {
-        if (cli_help(a) || cli_flag(a, "--ping", &o->ping) || cli_opt(a, "--key", &o->key) ||
+        if (cli_help(a) || np_parse_opt(a, &o->ps) || cli_flag(a, "--ping", &o->ping) || cli_opt(a, "--key", &o->key) ||
             cli_opt(a, "--data-dir", &o->data_dir) || cli_opt(a, "--agent", &o->agent))
             continue;
         if (cli_opt(a, "--listen", &v)) {
@@ -470,6 +499,8 @@ static int parse_opts(cli_args *a, node_opts *o)
         }
         cli_unknown(a);
     }
+    if (a->exit_code < 0)
+        np_check(a, &o->ps);
     return a->exit_code;
 }
 
@@ -510,11 +541,16 @@ int cmd_node(int argc, char **argv)
 {
     node_opts o;
     memset(&o, 0, sizeof o);
+    np_opts_init(&o.ps);
+    char full_usage[sizeof usage + 2048];
+    snprintf(full_usage, sizeof full_usage, usage, np_usage);
     cli_args a;
-    cli_init(&a, "node", usage, argc, argv);
+    cli_init(&a, "node", full_usage, argc, argv);
     int rc = parse_opts(&a, &o);
-    if (rc >= 0)
+    if (rc >= 0) {
+        np_opts_free(&o.ps);
         return rc;
+    }
 
     /* Events are read live by other programs: flush each line, and let a closed stdout or
      * socket be an error we see (EPIPE) rather than a signal that kills the node. */
@@ -522,9 +558,12 @@ int cmd_node(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     p2p_key key;
-    if (node_key(&o, &key) != 0)
+    if (node_key(&o, &key) != 0) {
+        np_opts_free(&o.ps);
         return SWARM_EXIT_RUNTIME;
+    }
     rc = node_run(&o, &key);
     sodium_memzero(&key, sizeof key);
+    np_opts_free(&o.ps);
     return rc;
 }

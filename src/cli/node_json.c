@@ -2,7 +2,10 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "base64.h"
 
 /* Length of the valid UTF-8 sequence at s[0..n) (1..4), or 0 if it is invalid; then *skip says
  * how many bytes form its longest valid-looking start (at least 1), all of which one U+FFFD
@@ -41,6 +44,19 @@ static size_t utf8_len(const uint8_t *s, size_t n, size_t *skip)
         hi = 0xbf;
     }
     return need + 1;
+}
+
+bool nj_utf8_valid(const char *str, size_t n)
+{
+    const uint8_t *s = (const uint8_t *)str;
+    size_t skip;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_len(s + i, n - i, &skip);
+        if (len == 0)
+            return false;
+        i += len;
+    }
+    return true;
 }
 
 int nj_quote(buf_t *b, const char *str, size_t n)
@@ -208,4 +224,23 @@ int nj_end(nj_line *j, FILE *out)
         rc = -1;
     buf_free(&j->b);
     return rc;
+}
+
+void nj_data(nj_line *j, const char *key, const uint8_t *p, size_t n)
+{
+    if (nj_utf8_valid((const char *)p, n)) {
+        nj_strn(j, key, (const char *)p, n);
+        nj_str(j, "encoding", "utf-8");
+        return;
+    }
+    size_t len = base64_encoded_len(n, BASE64_STD);
+    char *text = malloc(len + 1);
+    if (!text) {
+        j->failed = true;
+        return;
+    }
+    base64_encode(p, n, text, BASE64_STD);
+    nj_strn(j, key, text, len);
+    nj_str(j, "encoding", "base64");
+    free(text);
 }

@@ -61,6 +61,13 @@ void nj_array_end(nj_line *j);
  * or memory ran out). */
 int nj_end(nj_line *j, FILE *out);
 
+/* True if s[0..n) is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+bool nj_utf8_valid(const char *s, size_t n);
+
+/* Adds "key":"<text>","encoding":"utf-8" when p[0..n) is valid UTF-8, else
+ * "key":"<base64>","encoding":"base64" (standard alphabet, padded). */
+void nj_data(nj_line *j, const char *key, const uint8_t *p, size_t n);
+
 /* Appends s[0..n) to b as a JSON string with its quotes (escaping, U+FFFD for invalid UTF-8).
  * Returns 0, or -1 if b refuses (its bound or out of memory). */
 int nj_quote(buf_t *b, const char *s, size_t n);

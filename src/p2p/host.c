@@ -29,6 +29,8 @@ void p2p_host_config_default(p2p_host_config *c)
 
 void host_emit(p2p_host *h, const p2p_event *ev)
 {
+    if (h->pubsub)
+        pubsub_host_event(h->pubsub, ev);
     if (h->on_event)
         h->on_event(h, ev, h->user);
 }
@@ -247,6 +249,8 @@ static void host_free(p2p_host *h)
 {
     void (*done)(void *) = h->done;
     void *done_user = h->done_user;
+    if (h->pubsub)
+        pubsub_free(h->pubsub);
     host_handler *hd;
     while ((hd = h->handlers) != NULL) {
         h->handlers = hd->next;
@@ -383,6 +387,8 @@ void p2p_host_close(p2p_host *h, void (*done)(void *user), void *user)
     h->closing = true;
     h->done = done;
     h->done_user = user;
+    if (h->pubsub)
+        pubsub_host_closing(h->pubsub);
     for (host_listener *l = h->listeners; l; l = l->next) {
         l->listening = false;
         /* a listener whose bind failed is already closing */

@@ -112,7 +112,10 @@ struct p2p_host {
     uint8_t *dec; /* one decrypted frame (NOISE_MAX_FRAME); the read path never nests */
     buf_t pt;     /* plaintext pulled from yamux, before encryption; flushes never nest */
 
-    unsigned refs; /* live handles and objects: idle, later, listeners, connections */
+    struct p2p_pubsub *pubsub; /* gossipsub, if started (host_pubsub.c); freed with the host */
+
+    unsigned refs; /* live handles and objects: idle, later, listeners, connections, the
+                      pubsub's heartbeat timer */
     bool closing;
     void (*done)(void *user);
     void *done_user;
@@ -307,6 +310,14 @@ void stream_check_deadlines(host_conn *c, uint64_t now);
 
 /* True if a protocol id is acceptable to send (non-empty, short enough, no newline). */
 bool stream_protocol_ok(const char *protocol);
+
+/* ---- host_pubsub.c ---- */
+
+/* Hooks for gossipsub: every host event before the application sees it; the host closing (the
+ * heartbeat stops; streams close with their connections); the host freed (with its pubsub). */
+void pubsub_host_event(struct p2p_pubsub *ps, const p2p_event *ev);
+void pubsub_host_closing(struct p2p_pubsub *ps);
+void pubsub_free(struct p2p_pubsub *ps);
 
 /* ---- host_identify.c, host_ping.c ---- */
 

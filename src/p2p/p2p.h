@@ -302,4 +302,160 @@ typedef void (*p2p_ping_cb)(p2p_host *h, const p2p_peer_id *peer, int status, do
 int p2p_ping(p2p_host *h, const p2p_peer_id *peer, p2p_ping_cb cb, void *user, char *err,
              size_t errlen);
 
+/* ---- pubsub (gossipsub v1.1 and v1.2) ------------------------------------------------------ */
+
+/* Publish/subscribe over /meshsub/1.2.0 and /meshsub/1.1.0 (libp2p/specs pubsub/gossipsub).
+ * Every message is signed (StrictSign) and every received one is verified. Topics are strings
+ * of 1..1024 bytes. A pubsub belongs to its host: it is freed by p2p_host_close, and callbacks
+ * run on the host's loop thread like the host's own. See docs/PROTOCOL.md for what is
+ * supported and the limits applied to what peers send. */
+
+typedef struct p2p_pubsub p2p_pubsub;
+
+#define P2P_PS_MAX_TOPIC_LEN 1024      /* bytes of a topic */
+#define P2P_PS_MAX_DATA      (1u << 20) /* the largest max_message_size */
+
+#define P2P_PROTO_MESHSUB_11 "/meshsub/1.1.0"
+#define P2P_PROTO_MESHSUB_12 "/meshsub/1.2.0"
+
+/* How message ids are made; every node of a mesh must use the same one, or gossip (IHAVE,
+ * IWANT, IDONTWANT) does not match up (delivery still works, with more duplicates). */
+typedef enum {
+    P2P_PS_ID_FROM_SEQNO, /* the binary peer id in `from`, then the 8-byte seqno (go's) */
+    P2P_PS_ID_KEY_SEQNO,  /* the sender's PublicKey protobuf, then the seqno (js's default) */
+    P2P_PS_ID_CONTENT,    /* SHA-256 of the data: equal data is one message */
+} p2p_ps_id_scheme;
+
+typedef enum {
+    P2P_PS_ACCEPT, /* deliver and forward */
+    P2P_PS_REJECT, /* invalid: dropped, and the peer that sent it is penalised */
+    P2P_PS_IGNORE, /* dropped without penalty (e.g. stale) */
+} p2p_ps_verdict;
+
+/* A received message, as handlers and validators see it. Pointers are valid only during the
+ * call. */
+typedef struct {
+    const char *topic;
+    const p2p_peer_id *from;          /* the author (verified by signature) */
+    uint64_t seqno;                   /* the author's sequence number */
+    const uint8_t *data;              /* len bytes (NULL when len is 0) */
+    size_t len;                       /* */
+    const p2p_peer_id *received_from; /* the peer that passed it to us */
+    const uint8_t *id;                /* the message id, idlen bytes */
+    size_t idlen;
+} p2p_ps_message;
+
+/* Receives the messages of a subscribed topic, once each (duplicates are dropped before). */
+typedef void (*p2p_ps_handler)(p2p_pubsub *ps, const p2p_ps_message *m, void *user);
+
+/* Judges a message of a topic before it is delivered or forwarded. */
+typedef p2p_ps_verdict (*p2p_ps_validator)(p2p_pubsub *ps, const p2p_ps_message *m, void *user);
+
+typedef enum {
+    P2P_PS_EV_SUBSCRIBED,   /* peer, topic: a peer announced a subscription */
+    P2P_PS_EV_UNSUBSCRIBED, /* peer, topic: it withdrew one (or left) */
+    P2P_PS_EV_GRAFT,        /* peer, topic: the peer joined our mesh for topic */
+    P2P_PS_EV_PRUNE,        /* peer, topic: it left our mesh */
+    P2P_PS_EV_REJECTED,     /* peer, topic (may be NULL), message: something it sent was
+                               invalid (bad signature, wrong from, validator, malformed RPC) */
+    P2P_PS_EV_BANNED,       /* peer, message: its penalties passed the threshold; it is
+                               disconnected and refused for ban_ms */
+} p2p_ps_event_type;
+
+typedef struct {
+    p2p_ps_event_type type;
+    const p2p_peer_id *peer;
+    const char *topic;
+    const char *message;
+} p2p_ps_event;
+
+typedef void (*p2p_ps_event_cb)(p2p_pubsub *ps, const p2p_ps_event *ev, void *user);
+
+typedef struct {
+    unsigned d, d_lo, d_hi, d_lazy; /* mesh degree and bounds, gossip degree: 6, 4, 12, 6 */
+    uint64_t heartbeat_ms;          /* default 1000 */
+    uint64_t fanout_ttl_ms;         /* a fanout topic not published to for this long is
+                                       forgotten; default 60000 */
+    unsigned mcache_len;            /* heartbeats a message stays cached for IWANT: 5 */
+    unsigned mcache_gossip;         /* heartbeats of it announced in IHAVE: 3 */
+    uint64_t seen_ttl_ms;           /* duplicates are recognised this long: 120000 */
+    uint64_t prune_backoff_ms;      /* no re-GRAFT after a PRUNE for this long: 60000 */
+    size_t max_message_size;        /* bytes of data in a message, ours or a peer's: 1 MiB
+                                       (at most P2P_PS_MAX_DATA) */
+    p2p_ps_id_scheme msg_id;        /* default P2P_PS_ID_FROM_SEQNO */
+    bool flood_publish;             /* our own messages to every subscribed peer: true */
+    size_t idontwant_min_size;      /* v1.2: IDONTWANT sent for messages at least this big
+                                       (bytes of data); default 1024 */
+    unsigned penalty_threshold;     /* penalties that ban a peer; default 20 */
+    uint64_t ban_ms;                /* how long a banned peer is refused; default 60000 */
+    p2p_ps_event_cb on_event;       /* may be NULL */
+    void *user;
+} p2p_pubsub_config;
+
+/* Fills c with the defaults above. */
+void p2p_pubsub_config_default(p2p_pubsub_config *c);
+
+/* Starts gossipsub on h: registers the /meshsub protocols, opens a stream to every peer that
+ * connects and speaks one, and runs the heartbeat. One pubsub per host; it is freed by
+ * p2p_host_close (after which *out must not be used). */
+int p2p_pubsub_new(p2p_host *h, const p2p_pubsub_config *cfg, p2p_pubsub **out, char *err,
+                   size_t errlen);
+
+/* The pubsub's host. */
+p2p_host *p2p_pubsub_host(const p2p_pubsub *ps);
+
+/* Subscribes to topic: fn receives its messages (fn may be NULL to relay without reading). The
+ * subscription is announced to every peer and a mesh is formed at the next heartbeat.
+ * Subscribing again replaces fn and user. */
+int p2p_pubsub_subscribe(p2p_pubsub *ps, const char *topic, p2p_ps_handler fn, void *user,
+                         char *err, size_t errlen);
+
+/* Leaves topic: announced to peers, mesh peers PRUNEd. -1 if not subscribed. */
+int p2p_pubsub_unsubscribe(p2p_pubsub *ps, const char *topic, char *err, size_t errlen);
+
+/* Sets (fn non-NULL) or clears the validator of topic; it runs for every message of topic we
+ * receive, subscribed or not. */
+int p2p_pubsub_set_validator(p2p_pubsub *ps, const char *topic, p2p_ps_validator fn, void *user,
+                             char *err, size_t errlen);
+
+/* Signs and sends data[0..len) on topic: to every peer subscribed to it (flood publish), else
+ * to the mesh or fanout. Data over max_message_size, a bad topic, or no memory are errors;
+ * having no peers is not (the count is then 0). On success returns how many peers it was sent
+ * to and stores the seqno used in *seqno (may be NULL). */
+int p2p_pubsub_publish(p2p_pubsub *ps, const char *topic, const void *data, size_t len,
+                       uint64_t *seqno, char *err, size_t errlen);
+
+/* Copies up to max peers known to be subscribed to topic into out; returns how many there are. */
+size_t p2p_pubsub_topic_peers(const p2p_pubsub *ps, const char *topic, p2p_peer_id *out,
+                              size_t max);
+
+/* The same for the peers in our mesh of topic (0 when not subscribed). */
+size_t p2p_pubsub_mesh_peers(const p2p_pubsub *ps, const char *topic, p2p_peer_id *out,
+                             size_t max);
+
+/* Counters since p2p_pubsub_new. */
+typedef struct {
+    uint64_t published;      /* our own messages */
+    uint64_t delivered;      /* messages handed to a subscription's handler */
+    uint64_t received;       /* messages received in all, duplicates included */
+    uint64_t duplicates;     /* received again after the first time */
+    uint64_t forwarded;      /* copies sent to peers (our own messages included) */
+    uint64_t rejected;       /* invalid messages: all reasons below and validator rejects */
+    uint64_t bad_signature;  /* signature missing or not verifying */
+    uint64_t bad_from;       /* from missing, malformed, or not matching the key */
+    uint64_t ignored;        /* validator said ignore, or a message from ourselves */
+    uint64_t too_large;      /* messages over max_message_size */
+    uint64_t bad_rpcs;       /* RPCs that did not decode or broke a limit */
+    uint64_t ihave_sent, iwant_sent, iwant_served, idontwant_sent;
+    uint64_t graft_sent, prune_sent;
+    uint64_t dropped_queue;  /* RPCs not sent because a peer's send queue was full */
+    uint64_t penalties;      /* penalty points given to peers */
+    uint64_t bans;           /* peers banned */
+} p2p_pubsub_stats;
+
+void p2p_pubsub_get_stats(const p2p_pubsub *ps, p2p_pubsub_stats *out);
+
+/* A peer's penalty points (0 for an unknown peer). */
+unsigned p2p_pubsub_peer_penalty(const p2p_pubsub *ps, const p2p_peer_id *peer);
+
 #endif
