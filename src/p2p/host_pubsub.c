@@ -263,7 +263,7 @@ static void in_close(p2p_stream *s, const char *reason, void *user)
 static int in_parse(ps_peer *p)
 {
     p2p_pubsub *ps = p->ps;
-    size_t max = ps->cfg.max_message_size + 64 * 1024, off = 0;
+    size_t max = PS_RPC_MAX_DEFAULT, off = 0;
     int rc = 0;
     while (off < p->rbuf.len && !p->banned && !ps->closing) {
         size_t hdr, body;
@@ -364,7 +364,7 @@ static void in_handler(p2p_stream *s, void *user)
         p2p_stream_reset(old);
     }
     buf_free(&p->rbuf);
-    buf_init(&p->rbuf, ps->cfg.max_message_size + 64 * 1024 + UVARINT_MAX_LEN);
+    buf_init(&p->rbuf, PS_RPC_READ_LIMIT);
     p->in = s;
     p2p_stream_set_cbs(s, &in_cbs, p);
     out_open(p, 12); /* a peer that opened its stream first also gets ours */

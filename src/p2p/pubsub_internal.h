@@ -35,7 +35,8 @@
 #define PS_SEEN_MAX            (1u << 20) /* seen-cache entries; the oldest go first */
 #define PS_OUTQ_LIMIT          (4u << 20) /* bytes in a peer's send queue (plus one RPC) */
 #define PS_PENALTY_DECAY_MS    10000 /* one penalty point is forgiven this often */
-#define PS_RPC_READ_LIMIT      (PS_RPC_MAX_DEFAULT + UVARINT_MAX_LEN)
+/* An RPC may be this big whatever max_message_size says: control alone can take ~1 MiB. */
+#define PS_RPC_READ_LIMIT (PS_RPC_MAX_DEFAULT + UVARINT_MAX_LEN)
 
 /* Penalty points. */
 #define PS_PENALTY_INVALID   2 /* a message with a bad signature or from, or rejected */

@@ -722,7 +722,7 @@ int ps_handle_rpc(ps_peer *p, const uint8_t *body, size_t n)
     p2p_pubsub *ps = p->ps;
     char err[256];
     Swarm__Pubsub__RPC *rpc = NULL;
-    if (ps_rpc_decode(body, n, ps->cfg.max_message_size + 64 * 1024, &rpc, err, sizeof err) !=
+    if (ps_rpc_decode(body, n, PS_RPC_MAX_DEFAULT, &rpc, err, sizeof err) !=
         0) {
         ps->st.bad_rpcs++;
         ps_penalize(p, PS_PENALTY_MALFORMED, NULL, err);
