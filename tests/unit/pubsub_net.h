@@ -23,7 +23,7 @@ static uv_loop_t *pn_loop;
             uv_run(pn_loop, UV_RUN_ONCE);              \
     } while (0)
 
-static void pn_spin(uint64_t ms)
+static inline void pn_spin(uint64_t ms)
 {
     uint64_t deadline = uv_now(pn_loop) + ms;
     while (uv_now(pn_loop) < deadline)
@@ -54,7 +54,7 @@ typedef struct {
     p2p_ps_verdict (*validate)(const pn_msg *m); /* for pn_validator; NULL: accept */
 } pn_node;
 
-static void pn_on_host_event(p2p_host *h, const p2p_event *ev, void *user)
+static inline void pn_on_host_event(p2p_host *h, const p2p_event *ev, void *user)
 {
     pn_node *n = user;
     (void)h;
@@ -69,7 +69,7 @@ static void pn_on_host_event(p2p_host *h, const p2p_event *ev, void *user)
     }
 }
 
-static void pn_on_ps_event(p2p_pubsub *ps, const p2p_ps_event *ev, void *user)
+static inline void pn_on_ps_event(p2p_pubsub *ps, const p2p_ps_event *ev, void *user)
 {
     pn_node *n = user;
     (void)ps;
@@ -96,7 +96,7 @@ static void pn_on_ps_event(p2p_pubsub *ps, const p2p_ps_event *ev, void *user)
     }
 }
 
-static void pn_on_message(p2p_pubsub *ps, const p2p_ps_message *m, void *user)
+static inline void pn_on_message(p2p_pubsub *ps, const p2p_ps_message *m, void *user)
 {
     pn_node *n = user;
     (void)ps;
@@ -120,7 +120,7 @@ static void pn_on_message(p2p_pubsub *ps, const p2p_ps_message *m, void *user)
         memcpy(r->data, m->data, m->len);
 }
 
-static p2p_ps_verdict pn_validator(p2p_pubsub *ps, const p2p_ps_message *m, void *user)
+static inline p2p_ps_verdict pn_validator(p2p_pubsub *ps, const p2p_ps_message *m, void *user)
 {
     pn_node *n = user;
     (void)ps;
@@ -130,7 +130,7 @@ static p2p_ps_verdict pn_validator(p2p_pubsub *ps, const p2p_ps_message *m, void
 
 /* Starts a node listening on 127.0.0.1 with key (NULL: a new one) and pubsub config (NULL:
  * defaults; on_event is set here). Returns 0 once it listens. */
-static int pn_start(pn_node *n, const p2p_key *key, const p2p_pubsub_config *pcfg)
+static inline int pn_start(pn_node *n, const p2p_key *key, const p2p_pubsub_config *pcfg)
 {
     char err[256];
     memset(n, 0, sizeof *n);
@@ -161,7 +161,7 @@ static int pn_start(pn_node *n, const p2p_key *key, const p2p_pubsub_config *pcf
     return 0;
 }
 
-static int pn_subscribe(pn_node *n, const char *topic)
+static inline int pn_subscribe(pn_node *n, const char *topic)
 {
     char err[256];
     if (p2p_pubsub_subscribe(n->ps, topic, pn_on_message, n, err, sizeof err) != 0) {
@@ -171,12 +171,12 @@ static int pn_subscribe(pn_node *n, const char *topic)
     return 0;
 }
 
-static void pn_on_closed(void *user)
+static inline void pn_on_closed(void *user)
 {
     ((pn_node *)user)->closed = true;
 }
 
-static void pn_forget_msgs(pn_node *n)
+static inline void pn_forget_msgs(pn_node *n)
 {
     for (size_t i = 0; i < n->nmsgs; i++)
         free(n->msgs[i].data);
@@ -184,7 +184,7 @@ static void pn_forget_msgs(pn_node *n)
 }
 
 /* Closes the host (and its pubsub) and waits for it; frees the recorded messages. */
-static void pn_stop(pn_node *n)
+static inline void pn_stop(pn_node *n)
 {
     if (n->h) {
         p2p_host_close(n->h, pn_on_closed, n);
@@ -198,7 +198,7 @@ static void pn_stop(pn_node *n)
     n->capmsgs = 0;
 }
 
-static void pn_on_dial(p2p_host *h, int status, const p2p_peer_id *peer, const char *err,
+static inline void pn_on_dial(p2p_host *h, int status, const p2p_peer_id *peer, const char *err,
                        void *user)
 {
     (void)h;
@@ -208,7 +208,7 @@ static void pn_on_dial(p2p_host *h, int status, const p2p_peer_id *peer, const c
 }
 
 /* Dials b from a and waits until both see the connection. */
-static bool pn_connect(pn_node *a, pn_node *b)
+static inline bool pn_connect(pn_node *a, pn_node *b)
 {
     int done = 0;
     char err[256];
@@ -219,7 +219,7 @@ static bool pn_connect(pn_node *a, pn_node *b)
 }
 
 /* How many of n's recorded messages came from `from` with this seqno. */
-static int pn_count(const pn_node *n, const p2p_peer_id *from, uint64_t seqno)
+static inline int pn_count(const pn_node *n, const p2p_peer_id *from, uint64_t seqno)
 {
     int k = 0;
     for (size_t i = 0; i < n->nmsgs; i++)
@@ -228,19 +228,19 @@ static int pn_count(const pn_node *n, const p2p_peer_id *from, uint64_t seqno)
     return k;
 }
 
-static size_t pn_mesh(const pn_node *n, const char *topic)
+static inline size_t pn_mesh(const pn_node *n, const char *topic)
 {
     p2p_peer_id ids[64];
     return p2p_pubsub_mesh_peers(n->ps, topic, ids, 64);
 }
 
-static size_t pn_topic_peers(const pn_node *n, const char *topic)
+static inline size_t pn_topic_peers(const pn_node *n, const char *topic)
 {
     p2p_peer_id ids[64];
     return p2p_pubsub_topic_peers(n->ps, topic, ids, 64);
 }
 
-static uint64_t pn_publish(pn_node *n, const char *topic, const void *data, size_t len, int *sent)
+static inline uint64_t pn_publish(pn_node *n, const char *topic, const void *data, size_t len, int *sent)
 {
     char err[256];
     uint64_t seqno = 0;
