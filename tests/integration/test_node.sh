@@ -208,6 +208,18 @@ expect 2 "negative --exit-after" -- node --exit-after -1
 expect 2 "bad --handshake-timeout" -- node --handshake-timeout 0 --exit-after 1
 expect 2 "bad --idle-timeout" -- node --idle-timeout x --exit-after 1
 expect 2 "id with a stray argument" -- id extra
+expect 2 "--publish without =" -- node --publish topic --exit-after 1
+has "$err" "TOPIC=TEXT" "--publish without = says what it expects"
+expect 2 "--publish with an empty topic" -- node --publish =text --exit-after 1
+expect 2 "--publish-every without --publish" -- node --subscribe t --publish-every 100 --exit-after 1
+expect 2 "--publish-every 0" -- node --publish t=x --publish-every 0 --exit-after 1
+expect 2 "--publish-count 0" -- node --publish t=x --publish-count 0 --exit-after 1
+expect 2 "unknown --msg-id" -- node --subscribe t --msg-id md5 --exit-after 1
+has "$err" "from-seqno, key-seqno or content" "--msg-id lists the schemes"
+expect 2 "--max-message-size too big" -- node --subscribe t --max-message-size 99999999 \
+    --exit-after 1
+long_topic=$(printf 't%.0s' $(seq 1 1100))
+expect 2 "a topic over 1024 bytes" -- node --subscribe "$long_topic" --exit-after 1
 
 # --- --exit-after, default listen address ------------------------------------------------
 
