@@ -57,7 +57,7 @@ static int resign(const uint8_t *body, size_t n, const p2p_key *k, buf_t *out)
     rpc->n_publish = kept;
     size_t size = swarm__pubsub__rpc__get_packed_size(rpc);
     int rc = buf_reserve(out, size);
-    if (rc == 0) {
+    if (rc == 0 && size) {
         swarm__pubsub__rpc__pack(rpc, out->data + out->len);
         out->len += size;
     }
