@@ -18,16 +18,26 @@
 //     every negotiated stream.
 // Logs of js-libp2p itself go to stderr: DEBUG='libp2p:*' node ... shows them.
 //
-// Extending (gossipsub, issue 4): add an entry to FEATURES below: CLI options, libp2p services
-// and a start function that gets the node and the emit function.
+// gossipsub (the same options and events as `swarm node`, docs/NODE.md):
+//   [--subscribe TOPIC]... [--publish TOPIC=TEXT]... [--publish-every MS] [--publish-count N]
+//   [--settle MS] [--msg-id from-seqno|key-seqno|content]
+//   {"event":"subscribed"|"unsubscribed","peer":ID,"topic":T}
+//   {"event":"message","topic":T,"from":ID,"seqno":"N","data":S,"encoding":"utf-8"|"base64",
+//    "received_from":ID}
+//   {"event":"published","topic":T,"seqno":"N","data":S,"encoding":E,"peers":K}
+//
+// Extending: add an entry to FEATURES below: CLI options, libp2p services and a start function
+// that gets the node and the emit function.
 
 import { readFile, writeFile, mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { parseArgs } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import { createHash } from 'node:crypto'
 import { identify } from '@libp2p/identify'
+import { gossipsub } from '@libp2p/gossipsub'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -80,7 +90,109 @@ const pingFeature = {
   }
 }
 
-const FEATURES = [pingFeature]
+/** Text when it is valid UTF-8, else base64, as `swarm node` prints data. */
+function dataFields (bytes) {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  try {
+    return { data: new TextDecoder('utf-8', { fatal: true }).decode(buf), encoding: 'utf-8' }
+  } catch {
+    return { data: buf.toString('base64'), encoding: 'base64' }
+  }
+}
+
+function seqnoBytes (seqno) {
+  const b = Buffer.alloc(8)
+  b.writeBigUInt64BE(BigInt.asUintN(64, seqno))
+  return b
+}
+
+/** Message ids by the names `swarm node --msg-id` uses. */
+const MSG_ID = {
+  'from-seqno': (msg) => Buffer.concat([msg.from.toMultihash().bytes, seqnoBytes(msg.sequenceNumber)]),
+  'key-seqno': (msg) => Buffer.concat([publicKeyToProtobuf(msg.from.publicKey ?? msg.key),
+    seqnoBytes(msg.sequenceNumber)]),
+  content: (msg) => createHash('sha256').update(msg.data).digest()
+}
+
+const gossipFeature = {
+  options: {
+    subscribe: { type: 'string', multiple: true, default: [] },
+    publish: { type: 'string', multiple: true, default: [] },
+    'publish-every': { type: 'string' },
+    'publish-count': { type: 'string' },
+    settle: { type: 'string', default: '1000' },
+    'msg-id': { type: 'string', default: 'from-seqno' }
+  },
+  services: (args) => {
+    const msgIdFn = MSG_ID[args['msg-id']]
+    if (msgIdFn == null) throw new Error(`bad --msg-id ${args['msg-id']}`)
+    return {
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        msgIdFn,
+        // Every test peer is on 127.0.0.1: js's score would count them as one crowded IP and
+        // push them out of the mesh once more than ten share it. The address says nothing here.
+        scoreParams: { IPColocationFactorWeight: 0 }
+      })
+    }
+  },
+  start (node, args, ctx) {
+    const ps = node.services.pubsub
+    ps.addEventListener('subscription-change', (evt) => {
+      for (const s of evt.detail.subscriptions) {
+        emit(s.subscribe ? 'subscribed' : 'unsubscribed',
+          { peer: evt.detail.peerId.toString(), topic: s.topic })
+      }
+    })
+    ps.addEventListener('gossipsub:message', (evt) => {
+      const { msg, propagationSource } = evt.detail
+      emit('message', {
+        topic: msg.topic,
+        from: msg.from?.toString(),
+        seqno: msg.sequenceNumber?.toString(),
+        ...dataFields(msg.data),
+        received_from: propagationSource.toString()
+      })
+    })
+    for (const t of args.subscribe) ps.subscribe(t)
+    const pubs = args.publish.map((p) => {
+      const i = p.indexOf('=')
+      if (i <= 0) throw new Error(`--publish: expected TOPIC=TEXT, got '${p}'`)
+      return { topic: p.slice(0, i), text: p.slice(i + 1) }
+    })
+    if (pubs.length === 0) return
+    const every = args['publish-every'] != null ? Number(args['publish-every']) : 0
+    const count = args['publish-count'] != null ? Number(args['publish-count']) : (every > 0 ? Infinity : 1)
+    let round = 0
+    let timer = null
+    const publishRound = async () => {
+      round++
+      for (const { topic, text } of pubs) {
+        const data = new TextEncoder().encode(text.replaceAll('{n}', String(round)))
+        try {
+          const res = await ps.publish(topic, data)
+          emit('published', { topic, ...dataFields(data), peers: res.recipients.length })
+        } catch (err) {
+          emit('error', { message: `publish ${topic}: ${errText(err)}` })
+        }
+      }
+      if (round >= count && timer != null) clearInterval(timer)
+    }
+    let armed = false
+    node.addEventListener('connection:open', () => {
+      if (armed) return
+      armed = true
+      const t0 = setTimeout(() => {
+        publishRound()
+        if (every > 0 && count > 1) timer = setInterval(publishRound, every)
+      }, Number(args.settle))
+      ctx.onStop(() => { clearTimeout(t0); if (timer != null) clearInterval(timer) })
+    })
+  }
+}
+
+const FEATURES = [pingFeature, gossipFeature]
 
 // ---- the connection monitor, observed ------------------------------------------------------
 
