@@ -2,7 +2,8 @@
 # The demo behind `make demo`: builds each examples/*.c to a wasm32 module (with
 # examples/build.sh when it exists, else plain clang) and runs it with
 # `swarm run MODULE --range A..B`, printing the result, the expected value and the time.
-# Then two libp2p nodes (`swarm node`) meet on loopback: connect, identify, ping.
+# Then two libp2p nodes (`swarm node`) meet on loopback: connect, identify, ping, and talk over
+# gossipsub.
 # The range and the expected value come from the example's "Expected: execute(A, B) = V"
 # comment line; without one, DEMO_RANGE (default 0..1000000) is used and nothing is compared.
 set -euo pipefail
@@ -75,10 +76,11 @@ done
 
 # The network layer: two nodes on loopback over TCP + Noise + Yamux, identify and ping.
 echo
-echo "demo: two libp2p nodes on 127.0.0.1 (swarm node): connect, identify, ping"
+echo "demo: two libp2p nodes on 127.0.0.1 (swarm node): connect, identify, ping, gossipsub"
 events=$(mktemp)
 trap 'rm -f "$events"' EXIT
-"$SWARM" node --listen /ip4/127.0.0.1/tcp/0 --exit-after 4 2>/dev/null >"$events" &
+"$SWARM" node --listen /ip4/127.0.0.1/tcp/0 --subscribe demo --exit-after 4 2>/dev/null \
+    >"$events" &
 listener=$!
 addr=
 for _ in $(seq 50); do
@@ -91,13 +93,22 @@ if [ -z "$addr" ]; then
     status=1
 else
     echo "demo: node A listens at $addr"
-    out=$("$SWARM" node --connect "$addr" --ping --exit-after 2 2>&1 || true)
-    echo "$out" | grep -E '"event":"(connected|identified|ping|error)"' | sed 's/^/demo: node B: /'
+    out=$("$SWARM" node --connect "$addr" --ping --subscribe demo \
+        --publish 'demo=hello over gossipsub ({n})' --publish-every 300 --publish-count 2 \
+        --settle 1000 --exit-after 2.5 2>&1 || true)
+    echo "$out" | grep -E '"event":"(connected|identified|ping|published|error)"' |
+        sed 's/^/demo: node B: /'
     if ! echo "$out" | grep -q '"event":"ping"'; then
         echo "demo: node B could not ping node A"
         status=1
     fi
 fi
-kill "$listener" 2>/dev/null || true
 wait "$listener" 2>/dev/null || true
+if [ -n "$addr" ]; then
+    grep '"event":"message"' "$events" | sed 's/^/demo: node A: /'
+    if [ "$(grep -c '"event":"message"' "$events")" -ne 2 ]; then
+        echo "demo: node A did not get both gossipsub messages"
+        status=1
+    fi
+fi
 exit $status
