@@ -190,8 +190,8 @@ static int direct_run(int n, size_t size, int lat_msgs, int burst, result *out)
     for (int i = 1; i < n; i++) {
         if (!pn_connect(&nodes[0], &nodes[i]))
             return -1;
-        p2p_host_open_stream(nodes[0].h, p2p_host_id(nodes[i].h), DIRECT_PROTO, opened, &st[i],
-                             err, sizeof err);
+        p2p_host_open_stream(nodes[0].h, p2p_host_id(nodes[i].h), DIRECT_PROTO, opened, &st[i], err,
+                             sizeof err);
     }
     for (int i = 1; i < n; i++)
         PN_WAIT_FOR(st[i] != NULL, 3000);
@@ -223,18 +223,18 @@ static int direct_run(int n, size_t size, int lat_msgs, int burst, result *out)
         if (m < lat_msgs) { /* latency: one at a time */
             bool all = false;
             PN_WAIT_FOR((all = true, ({
-                            for (int i = 1; i < n; i++)
-                                all &= sinks[i].msgs == (size_t)m + 1;
-                        }),
+                             for (int i = 1; i < n; i++)
+                                 all &= sinks[i].msgs == (size_t)m + 1;
+                         }),
                          all),
                         5000);
         }
     }
     bool all = false;
     PN_WAIT_FOR((all = true, ({
-                    for (int i = 1; i < n; i++)
-                        all &= sinks[i].msgs == (size_t)total;
-                }),
+                     for (int i = 1; i < n; i++)
+                         all &= sinks[i].msgs == (size_t)total;
+                 }),
                  all),
                 60000);
     double secs = (double)(uv_hrtime() - tb) / 1e9;
@@ -314,8 +314,8 @@ int main(int argc, char **argv)
                 dup[k] = res.dup;
                 sent[k] = res.sent;
                 k++;
-                fprintf(stderr, "  %zu B %s run %d: p50 %.3f p99 %.3f ms, %.0f msgs/s\n",
-                        sizes[si], path ? "direct" : "gossip", r + 1, res.p50, res.p99, res.rate);
+                fprintf(stderr, "  %zu B %s run %d: p50 %.3f p99 %.3f ms, %.0f msgs/s\n", sizes[si],
+                        path ? "direct" : "gossip", r + 1, res.p50, res.p99, res.rate);
             }
             printf("| %zu KiB | %s | %.3f | %.3f | %.0f | %.2f | %.2f |\n", sizes[si] / 1024,
                    path == 0 ? "gossipsub mesh" : "direct streams (baseline)", median(p50, k),

@@ -84,7 +84,7 @@ struct node {
     uv_loop_t loop;
     uv_signal_t sigint, sigterm;
     uv_timer_t timer;
-    p2p_host *host; /* NULL once closed */
+    p2p_host *host;  /* NULL once closed */
     node_pubsub *ps; /* with --subscribe or --publish; NULL once stopped */
     node_dial dials[MAX_ADDRS];
     node_peer *peers; /* owned; npeers in use */
@@ -386,6 +386,7 @@ static int node_run(const node_opts *o, const p2p_key *key)
         goto drain;
     if (np_enabled(&o->ps) &&
         np_start(n.host, &n.loop, &o->ps, on_write_failed, &n, &n.ps, err, sizeof err) != 0) {
+        /* node_shutdown stops n.ps if it was set */
         fprintf(stderr, "swarm node: %s\n", err);
         node_shutdown(&n, SWARM_EXIT_RUNTIME);
         goto drain;
@@ -467,8 +468,9 @@ static int parse_opts(cli_args *a, node_opts *o)
 {
     const char *v;
     while (cli_next(a)) {
-        if (cli_help(a) || np_parse_opt(a, &o->ps) || cli_flag(a, "--ping", &o->ping) || cli_opt(a, "--key", &o->key) ||
-            cli_opt(a, "--data-dir", &o->data_dir) || cli_opt(a, "--agent", &o->agent))
+        if (cli_help(a) || np_parse_opt(a, &o->ps) || cli_flag(a, "--ping", &o->ping) ||
+            cli_opt(a, "--key", &o->key) || cli_opt(a, "--data-dir", &o->data_dir) ||
+            cli_opt(a, "--agent", &o->agent))
             continue;
         if (cli_opt(a, "--listen", &v)) {
             if (a->exit_code < 0)

@@ -78,14 +78,15 @@ bool np_parse_opt(cli_args *a, np_opts *o)
         return true;
     }
     if (cli_opt(a, "--publish-every", &v)) {
-        if (a->exit_code < 0 && (o->has_every = cli_parse_u64(a, "--publish-every", v, &o->every_ms)) &&
+        if (a->exit_code < 0 &&
+            (o->has_every = cli_parse_u64(a, "--publish-every", v, &o->every_ms)) &&
             o->every_ms == 0)
             cli_usage_error(a, "--publish-every: must be at least 1 ms");
         return true;
     }
     if (cli_opt(a, "--publish-count", &v)) {
-        if (a->exit_code < 0 && (o->has_count = cli_parse_u64(a, "--publish-count", v, &o->count)) &&
-            o->count == 0)
+        if (a->exit_code < 0 &&
+            (o->has_count = cli_parse_u64(a, "--publish-count", v, &o->count)) && o->count == 0)
             cli_usage_error(a, "--publish-count: must be at least 1");
         return true;
     }
@@ -179,12 +180,10 @@ static void on_message(p2p_pubsub *ps, const p2p_ps_message *m, void *user)
 static void on_ps_event(p2p_pubsub *ps, const p2p_ps_event *ev, void *user)
 {
     (void)ps;
-    static const char *const names[] = {[P2P_PS_EV_SUBSCRIBED] = "subscribed",
-                                        [P2P_PS_EV_UNSUBSCRIBED] = "unsubscribed",
-                                        [P2P_PS_EV_GRAFT] = "graft",
-                                        [P2P_PS_EV_PRUNE] = "prune",
-                                        [P2P_PS_EV_REJECTED] = "rejected",
-                                        [P2P_PS_EV_BANNED] = "banned"};
+    static const char *const names[] = {
+        [P2P_PS_EV_SUBSCRIBED] = "subscribed", [P2P_PS_EV_UNSUBSCRIBED] = "unsubscribed",
+        [P2P_PS_EV_GRAFT] = "graft",           [P2P_PS_EV_PRUNE] = "prune",
+        [P2P_PS_EV_REJECTED] = "rejected",     [P2P_PS_EV_BANNED] = "banned"};
     nj_line j;
     nj_begin(&j, names[ev->type]);
     put_peer(&j, "peer", ev->peer);
@@ -273,15 +272,13 @@ int np_start(p2p_host *h, uv_loop_t *loop, const np_opts *o, np_write_failed on_
         free(np);
         return -1;
     }
-    for (int i = 0; i < o->nsubscribe; i++) {
-        if (p2p_pubsub_subscribe(np->ps, o->subscribe[i], on_message, np, err, errlen) != 0) {
-            free(np); /* the pubsub goes with the host */
-            return -1;
-        }
-    }
+    /* From here on the pubsub's callbacks know np: it lives until np_stop, even on failure. */
     uv_timer_init(loop, &np->timer);
     np->timer.data = np;
     *out = np;
+    for (int i = 0; i < o->nsubscribe; i++)
+        if (p2p_pubsub_subscribe(np->ps, o->subscribe[i], on_message, np, err, errlen) != 0)
+            return -1;
     return 0;
 }
 

@@ -50,7 +50,8 @@ typedef struct node_pubsub node_pubsub;
 typedef void (*np_write_failed)(void *user);
 
 /* Starts gossipsub on h with the options: subscribes, and publishes once np_connected says a
- * peer is there (after --settle). *out is freed by np_stop. */
+ * peer is there (after --settle). *out is freed by np_stop, also after a failure that set it
+ * (-1 with *out not NULL: the pubsub started but a subscription failed). */
 int np_start(p2p_host *h, uv_loop_t *loop, const np_opts *o, np_write_failed on_fail, void *user,
              node_pubsub **out, char *err, size_t errlen);
 

@@ -44,8 +44,7 @@ void ps_emit(p2p_pubsub *ps, p2p_ps_event_type type, const ps_peer *p, const cha
 {
     if (!ps->cfg.on_event || ps->closing)
         return;
-    p2p_ps_event ev = {
-        .type = type, .peer = p ? &p->id : NULL, .topic = topic, .message = message};
+    p2p_ps_event ev = {.type = type, .peer = p ? &p->id : NULL, .topic = topic, .message = message};
     ps->cfg.on_event(ps, &ev, ps->cfg.user);
 }
 
@@ -215,8 +214,11 @@ static void out_opened(p2p_stream *s, const char *err, void *user)
     if (!s) {
         if (version == 12 && p2p_host_is_connected(ps->h, &p->id))
             out_open(p, 11);
-        else if (p2p_host_is_connected(ps->h, &p->id))
+        else if (p2p_host_is_connected(ps->h, &p->id)) {
             p->version = -1; /* speaks neither: not a gossipsub peer */
+            buf_free(&p->out_q);
+            p->out_off = 0;
+        }
         return;
     }
     if (p->out) { /* cannot happen (one open at a time), but never keep two */
@@ -268,8 +270,8 @@ static int in_parse(ps_peer *p)
     while (off < p->rbuf.len && !p->banned && !ps->closing) {
         size_t hdr, body;
         char err[128];
-        int r = ps_rpc_frame(p->rbuf.data + off, p->rbuf.len - off, max, &hdr, &body, err,
-                             sizeof err);
+        int r =
+            ps_rpc_frame(p->rbuf.data + off, p->rbuf.len - off, max, &hdr, &body, err, sizeof err);
         if (r == 0)
             break;
         if (r < 0) {
@@ -348,7 +350,11 @@ static void detach_streams(ps_peer *p)
 
 static void in_handler(p2p_stream *s, void *user)
 {
-    p2p_pubsub *ps = user;
+    p2p_pubsub *ps = ((p2p_host *)user)->pubsub;
+    if (!ps) { /* p2p_pubsub_new failed after registering the protocols */
+        p2p_stream_reset(s);
+        return;
+    }
     const p2p_peer_id *id = p2p_stream_peer(s);
     ps_peer *p = ps->closing || is_banned(ps, id) ? NULL : ps_peer_find(ps, id);
     if (!p && !ps->closing && !is_banned(ps, id))
@@ -500,8 +506,9 @@ int p2p_pubsub_new(p2p_host *h, const p2p_pubsub_config *cfg, p2p_pubsub **out, 
     /* Seqnos go on from the wall clock, so a node that restarts with the same key does not
      * reuse the seqnos (and message ids) of its last life that peers may still remember. */
     ps->seqno = clock_wall_ms() * 1000000ull + randombytes_uniform(1000000);
-    if (p2p_host_handle(h, P2P_PROTO_MESHSUB_12, in_handler, ps, err, errlen) != 0 ||
-        p2p_host_handle(h, P2P_PROTO_MESHSUB_11, in_handler, ps, err, errlen) != 0) {
+    /* the handlers find the pubsub through the host, so a half-done registration is safe */
+    if (p2p_host_handle(h, P2P_PROTO_MESHSUB_12, in_handler, h, err, errlen) != 0 ||
+        p2p_host_handle(h, P2P_PROTO_MESHSUB_11, in_handler, h, err, errlen) != 0) {
         ps_mcache_free(&ps->mcache);
         free(ps);
         return -1;
@@ -588,8 +595,7 @@ int p2p_pubsub_set_validator(p2p_pubsub *ps, const char *topic, p2p_ps_validator
     return 0;
 }
 
-size_t p2p_pubsub_topic_peers(const p2p_pubsub *ps, const char *topic, p2p_peer_id *out,
-                              size_t max)
+size_t p2p_pubsub_topic_peers(const p2p_pubsub *ps, const char *topic, p2p_peer_id *out, size_t max)
 {
     size_t n = 0;
     for (const ps_peer *p = ps->peers; p; p = p->next) {
@@ -602,8 +608,7 @@ size_t p2p_pubsub_topic_peers(const p2p_pubsub *ps, const char *topic, p2p_peer_
     return n;
 }
 
-size_t p2p_pubsub_mesh_peers(const p2p_pubsub *ps, const char *topic, p2p_peer_id *out,
-                             size_t max)
+size_t p2p_pubsub_mesh_peers(const p2p_pubsub *ps, const char *topic, p2p_peer_id *out, size_t max)
 {
     const ps_topic *t = ps_topic_find(ps, topic);
     if (!t || !t->subscribed)

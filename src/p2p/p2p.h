@@ -312,7 +312,7 @@ int p2p_ping(p2p_host *h, const p2p_peer_id *peer, p2p_ping_cb cb, void *user, c
 
 typedef struct p2p_pubsub p2p_pubsub;
 
-#define P2P_PS_MAX_TOPIC_LEN 1024      /* bytes of a topic */
+#define P2P_PS_MAX_TOPIC_LEN 1024       /* bytes of a topic */
 #define P2P_PS_MAX_DATA      (1u << 20) /* the largest max_message_size */
 
 #define P2P_PROTO_MESHSUB_11 "/meshsub/1.1.0"
@@ -430,27 +430,26 @@ size_t p2p_pubsub_topic_peers(const p2p_pubsub *ps, const char *topic, p2p_peer_
                               size_t max);
 
 /* The same for the peers in our mesh of topic (0 when not subscribed). */
-size_t p2p_pubsub_mesh_peers(const p2p_pubsub *ps, const char *topic, p2p_peer_id *out,
-                             size_t max);
+size_t p2p_pubsub_mesh_peers(const p2p_pubsub *ps, const char *topic, p2p_peer_id *out, size_t max);
 
 /* Counters since p2p_pubsub_new. */
 typedef struct {
-    uint64_t published;      /* our own messages */
-    uint64_t delivered;      /* messages handed to a subscription's handler */
-    uint64_t received;       /* messages received in all, duplicates included */
-    uint64_t duplicates;     /* received again after the first time */
-    uint64_t forwarded;      /* copies sent to peers (our own messages included) */
-    uint64_t rejected;       /* invalid messages: all reasons below and validator rejects */
-    uint64_t bad_signature;  /* signature missing or not verifying */
-    uint64_t bad_from;       /* from missing, malformed, or not matching the key */
-    uint64_t ignored;        /* validator said ignore, or a message from ourselves */
-    uint64_t too_large;      /* messages over max_message_size */
-    uint64_t bad_rpcs;       /* RPCs that did not decode or broke a limit */
+    uint64_t published;     /* our own messages */
+    uint64_t delivered;     /* messages handed to a subscription's handler */
+    uint64_t received;      /* messages received in all, duplicates included */
+    uint64_t duplicates;    /* received again after the first time */
+    uint64_t forwarded;     /* copies sent to peers (our own messages included) */
+    uint64_t rejected;      /* invalid messages: all reasons below and validator rejects */
+    uint64_t bad_signature; /* signature missing or not verifying */
+    uint64_t bad_from;      /* from missing, malformed, or not matching the key */
+    uint64_t ignored;       /* validator said ignore, or a message from ourselves */
+    uint64_t too_large;     /* messages over max_message_size */
+    uint64_t bad_rpcs;      /* RPCs that did not decode or broke a limit */
     uint64_t ihave_sent, iwant_sent, iwant_served, idontwant_sent;
     uint64_t graft_sent, prune_sent;
-    uint64_t dropped_queue;  /* RPCs not sent because a peer's send queue was full */
-    uint64_t penalties;      /* penalty points given to peers */
-    uint64_t bans;           /* peers banned */
+    uint64_t dropped_queue; /* RPCs not sent because a peer's send queue was full */
+    uint64_t penalties;     /* penalty points given to peers */
+    uint64_t bans;          /* peers banned */
 } p2p_pubsub_stats;
 
 void p2p_pubsub_get_stats(const p2p_pubsub *ps, p2p_pubsub_stats *out);

@@ -80,8 +80,8 @@ static bool fanout_upkeep(p2p_pubsub *ps, ps_topic *t, uint64_t now)
 
 static void emit_gossip(p2p_pubsub *ps, ps_topic *t, const ps_msg_id **ids)
 {
-    size_t n = ps_mcache_gossip(&ps->mcache, t->name, ps->cfg.mcache_gossip, ids,
-                                PS_MAX_IHAVE_SEND);
+    size_t n =
+        ps_mcache_gossip(&ps->mcache, t->name, ps->cfg.mcache_gossip, ids, PS_MAX_IHAVE_SEND);
     if (n == 0 || ps->npeers == 0)
         return;
     ps_peer **to = malloc(ps->npeers * sizeof *to);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 struct ps_idnode {
-    ps_idnode *chain;        /* next in the bucket */
+    ps_idnode *chain;         /* next in the bucket */
     ps_idnode *older, *newer; /* insertion order */
     uint64_t hash, time;
     void *value;

@@ -14,7 +14,7 @@ typedef struct {
     ps_idnode **slots; /* buckets; nslots is a power of two (0 while empty) */
     size_t nslots;
     size_t count;
-    size_t max;               /* most entries; adding one more evicts the oldest (0: no bound) */
+    size_t max;                 /* most entries; adding one more evicts the oldest (0: no bound) */
     ps_idnode *oldest, *newest; /* insertion order */
     void (*on_evict)(void *value, void *user); /* called for values evicted by the bound, by
                                                   ps_idmap_expire and by ps_idmap_free */

@@ -24,17 +24,17 @@
 #include "pubsub_idmap.h"
 #include "pubsub_msg.h"
 
-#define PS_MAX_PEER_TOPICS     1024 /* subscriptions we remember per peer */
-#define PS_MAX_IHAVE_MESSAGES  10   /* IHAVE entries we look at per peer per heartbeat */
-#define PS_MAX_IHAVE_LENGTH    5000 /* message ids we ask a peer for per heartbeat */
-#define PS_MAX_IHAVE_SEND      5000 /* message ids in one IHAVE we send */
-#define PS_GOSSIP_RETRANSMIT   3    /* times we answer one peer's IWANT for one message */
-#define PS_GOSSIP_FACTOR       0.25 /* IHAVE to this share of the non-mesh peers, at least D_lazy */
-#define PS_DONTWANT_MAX        10000 /* IDONTWANT ids remembered per peer */
-#define PS_DONTWANT_TTL_MS     3000  /* ... for this long */
-#define PS_SEEN_MAX            (1u << 20) /* seen-cache entries; the oldest go first */
-#define PS_OUTQ_LIMIT          (4u << 20) /* bytes in a peer's send queue (plus one RPC) */
-#define PS_PENALTY_DECAY_MS    10000 /* one penalty point is forgiven this often */
+#define PS_MAX_PEER_TOPICS    1024  /* subscriptions we remember per peer */
+#define PS_MAX_IHAVE_MESSAGES 10    /* IHAVE entries we look at per peer per heartbeat */
+#define PS_MAX_IHAVE_LENGTH   5000  /* message ids we ask a peer for per heartbeat */
+#define PS_MAX_IHAVE_SEND     5000  /* message ids in one IHAVE we send */
+#define PS_GOSSIP_RETRANSMIT  3     /* times we answer one peer's IWANT for one message */
+#define PS_GOSSIP_FACTOR      0.25  /* IHAVE to this share of the non-mesh peers, at least D_lazy */
+#define PS_DONTWANT_MAX       10000 /* IDONTWANT ids remembered per peer */
+#define PS_DONTWANT_TTL_MS    3000  /* ... for this long */
+#define PS_SEEN_MAX           (1u << 20) /* seen-cache entries; the oldest go first */
+#define PS_OUTQ_LIMIT         (4u << 20) /* bytes in a peer's send queue (plus one RPC) */
+#define PS_PENALTY_DECAY_MS   10000      /* one penalty point is forgiven this often */
 /* An RPC may be this big whatever max_message_size says: control alone can take ~1 MiB. */
 #define PS_RPC_READ_LIMIT (PS_RPC_MAX_DEFAULT + UVARINT_MAX_LEN)
 
@@ -63,7 +63,7 @@ struct ps_peer {
     ps_peer *next;
     p2p_pubsub *ps;
     p2p_peer_id id;
-    uint64_t serial; /* unique per pubsub; the message cache counts IWANT answers by it */
+    uint64_t serial;      /* unique per pubsub; the message cache counts IWANT answers by it */
     p2p_stream *in, *out; /* the peer's stream we read, ours we write (NULL until open) */
     int version;          /* 12 or 11 once our stream is negotiated, 0 before, -1 if the peer
                              speaks no meshsub we know */
@@ -108,7 +108,7 @@ struct ps_cached {
     struct {
         uint64_t serial;
         unsigned n;
-    } *served; /* IWANT answers per peer */
+    } * served; /* IWANT answers per peer */
     size_t nserved;
 };
 
@@ -216,8 +216,9 @@ void ps_leave(p2p_pubsub *ps, ps_topic *t);
  * not in excl1 or excl2 (either may be NULL) and for which keep (may be NULL) says true;
  * returns how many. */
 size_t ps_pick_peers(p2p_pubsub *ps, const ps_topic *t, const ps_peerset *excl1,
-                     const ps_peerset *excl2, bool (*keep)(const ps_peer *, const ps_topic *, uint64_t),
-                     ps_peer **out, size_t max);
+                     const ps_peerset *excl2,
+                     bool (*keep)(const ps_peer *, const ps_topic *, uint64_t), ps_peer **out,
+                     size_t max);
 
 /* Shuffles a[0..n) (libsodium randomness). */
 void ps_shuffle(void **a, size_t n);

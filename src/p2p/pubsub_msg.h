@@ -14,9 +14,9 @@
 #include "pubsub.pb-c.h"
 
 #define PS_SIGN_PREFIX     "libp2p-pubsub:"
-#define PS_MAX_MSG_DATA    P2P_PS_MAX_DATA /* default bound of a message's data */
+#define PS_MAX_MSG_DATA    P2P_PS_MAX_DATA               /* default bound of a message's data */
 #define PS_RPC_MAX_DEFAULT (PS_MAX_MSG_DATA + 64 * 1024) /* one full message plus framing */
-#define PS_MAX_TOPIC_LEN   P2P_PS_MAX_TOPIC_LEN                          /* bytes of any topic string */
+#define PS_MAX_TOPIC_LEN   P2P_PS_MAX_TOPIC_LEN          /* bytes of any topic string */
 #define PS_MAX_MSG_ID_LEN  256 /* bytes of a message id in IHAVE/IWANT/IDONTWANT */
 #define PS_MAX_ITEMS_PER_RPC                                       \
     5000 /* per list in one RPC: subscriptions, messages, control  \

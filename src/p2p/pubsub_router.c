@@ -361,8 +361,8 @@ void ps_join(p2p_pubsub *ps, ps_topic *t)
     if (t->mesh.n < ps->cfg.d) {
         ps_peer *pick[64];
         size_t want = ps->cfg.d - t->mesh.n;
-        size_t k = ps_pick_peers(ps, t, &t->mesh, NULL, not_backed_off, pick,
-                                 want < 64 ? want : 64);
+        size_t k =
+            ps_pick_peers(ps, t, &t->mesh, NULL, not_backed_off, pick, want < 64 ? want : 64);
         for (size_t i = 0; i < k; i++)
             graft(ps, t, pick[i]);
     }
@@ -722,8 +722,7 @@ int ps_handle_rpc(ps_peer *p, const uint8_t *body, size_t n)
     p2p_pubsub *ps = p->ps;
     char err[256];
     Swarm__Pubsub__RPC *rpc = NULL;
-    if (ps_rpc_decode(body, n, PS_RPC_MAX_DEFAULT, &rpc, err, sizeof err) !=
-        0) {
+    if (ps_rpc_decode(body, n, PS_RPC_MAX_DEFAULT, &rpc, err, sizeof err) != 0) {
         ps->st.bad_rpcs++;
         ps_penalize(p, PS_PENALTY_MALFORMED, NULL, err);
         return -1;
@@ -777,8 +776,9 @@ int p2p_pubsub_publish(p2p_pubsub *ps, const char *topic, const void *data, size
     uint64_t now = ps_now(ps);
     if (ps->cfg.msg_id == P2P_PS_ID_CONTENT && ps_idmap_has(&ps->seen, id.b, id.len)) {
         ps_message_free(&m);
-        return err_set(err, errlen, "publish: the same data was published or seen within the "
-                                    "seen-cache time (message ids are content hashes)");
+        return err_set(err, errlen,
+                       "publish: the same data was published or seen within the "
+                       "seen-cache time (message ids are content hashes)");
     }
     ps_idmap_put(&ps->seen, id.b, id.len, NULL, now);
     ps_mcache_put(&ps->mcache, &id, topic, ps->scratch.data, ps->scratch.len, now);

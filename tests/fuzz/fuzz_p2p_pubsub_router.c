@@ -27,15 +27,14 @@ static int resign(const uint8_t *body, size_t n, const p2p_key *k, buf_t *out)
 {
     char err[256];
     Swarm__Pubsub__RPC *rpc = NULL;
-    if (ps_rpc_decode(body, n, 0, &rpc, err, sizeof err) != 0)
-    {
+    if (ps_rpc_decode(body, n, 0, &rpc, err, sizeof err) != 0) {
         buf_append(out, body, n);
         return -1;
     }
     size_t nm = rpc->n_publish;
     ps_message *ms = calloc(nm ? nm : 1, sizeof *ms);
     Swarm__Pubsub__Message *pbs = calloc(nm ? nm : 1, sizeof *pbs);
-    uint8_t (*keys)[P2P_PUBKEY_PROTO_LEN] = calloc(nm ? nm : 1, sizeof *keys);
+    uint8_t(*keys)[P2P_PUBKEY_PROTO_LEN] = calloc(nm ? nm : 1, sizeof *keys);
     Swarm__Pubsub__Message **orig = rpc->publish;
     Swarm__Pubsub__Message **pp = calloc(nm ? nm : 1, sizeof *pp);
     size_t kept = 0;

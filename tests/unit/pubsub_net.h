@@ -199,7 +199,7 @@ static inline void pn_stop(pn_node *n)
 }
 
 static inline void pn_on_dial(p2p_host *h, int status, const p2p_peer_id *peer, const char *err,
-                       void *user)
+                              void *user)
 {
     (void)h;
     (void)peer;
@@ -240,7 +240,8 @@ static inline size_t pn_topic_peers(const pn_node *n, const char *topic)
     return p2p_pubsub_topic_peers(n->ps, topic, ids, 64);
 }
 
-static inline uint64_t pn_publish(pn_node *n, const char *topic, const void *data, size_t len, int *sent)
+static inline uint64_t pn_publish(pn_node *n, const char *topic, const void *data, size_t len,
+                                  int *sent)
 {
     char err[256];
     uint64_t seqno = 0;

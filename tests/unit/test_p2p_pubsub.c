@@ -75,6 +75,21 @@ static void test_pair(void)
     CHECK(p2p_pubsub_unsubscribe(a.ps, "never", err, sizeof err) == -1);
     CHECK(strstr(err, "not subscribed") != NULL);
 
+    /* a peer without pubsub: connected, never counted as a gossipsub peer */
+    pn_node plain;
+    memset(&plain, 0, sizeof plain);
+    p2p_host_config hc;
+    p2p_host_config_default(&hc);
+    p2p_key_generate(&plain.key, err, sizeof err);
+    hc.key = &plain.key;
+    CHECK(p2p_host_new(pn_loop, &hc, pn_on_host_event, &plain, &plain.h, err, sizeof err) == 0);
+    CHECK(p2p_host_listen(plain.h, "/ip4/127.0.0.1/tcp/0", err, sizeof err) == 0);
+    CHECK(pn_connect(&plain, &a));
+    pn_spin(300);
+    CHECK_EQ(pn_topic_peers(&a, "t"), 1);
+    CHECK(pn_publish(&a, "t", "still", 5, &sent) != 0 && sent == 1);
+    pn_stop(&plain);
+
     /* a topic nobody else has: published to no one, not an error */
     CHECK(pn_publish(&a, "lonely", "x", 1, &sent) != 0 && sent == 0);
 
@@ -92,7 +107,7 @@ static void test_pair(void)
 
     p2p_pubsub_stats st;
     p2p_pubsub_get_stats(b.ps, &st);
-    CHECK_EQ(st.delivered, 2);
+    CHECK_EQ(st.delivered, 3);
     CHECK_EQ(st.rejected, 0);
     CHECK_EQ(st.duplicates, 0);
     pn_stop(&a);
@@ -415,8 +430,8 @@ static void sign_as(const p2p_key *k, const char *topic, const char *text, uint6
                     ps_message *m)
 {
     char err[256];
-    CHECK(ps_msg_sign(k, topic, (const uint8_t *)text, strlen(text), seqno, m, err,
-                      sizeof err) == 0);
+    CHECK(ps_msg_sign(k, topic, (const uint8_t *)text, strlen(text), seqno, m, err, sizeof err) ==
+          0);
 }
 
 static void test_forged(void)
@@ -478,8 +493,7 @@ static void test_forged(void)
     for (int i = 0; i < 8; i++)
         ps_message_free(&f[i]);
     int disc = r.n.n_disconnected;
-    PN_WAIT_FOR(r.n.n_disconnected > disc || !p2p_host_is_connected(r.n.h, p2p_host_id(a.h)),
-                3000);
+    PN_WAIT_FOR(r.n.n_disconnected > disc || !p2p_host_is_connected(r.n.h, p2p_host_id(a.h)), 3000);
     int done = 0;
     p2p_host_dial(r.n.h, a.addr, pn_on_dial, &done, err, sizeof err);
     PN_WAIT_FOR(done != 0, 3000);
@@ -549,8 +563,8 @@ static void test_bad_input(void)
     PN_WAIT_FOR(pn_mesh(&a, "t") == 0, 3000);
     CHECK_EQ(pn_mesh(&a, "t"), 0); /* the PRUNE took it out */
     p2p_pubsub_get_stats(a.ps, &st);
-    CHECK_EQ(st.iwant_sent, 0);   /* nothing valid to ask for */
-    CHECK(st.prune_sent >= 1);    /* the GRAFT for a topic we do not have */
+    CHECK_EQ(st.iwant_sent, 0); /* nothing valid to ask for */
+    CHECK(st.prune_sent >= 1);  /* the GRAFT for a topic we do not have */
 
     /* a flood of IWANT for one cached message: answered at most 3 times */
     int before = r.msgs_in;
@@ -629,7 +643,7 @@ int main(int argc, char **argv)
         const char *name;
         void (*fn)(void);
     } tests[] = {
-        {"pair", test_pair},       {"validator", test_validator}, {"forged", test_forged},
+        {"pair", test_pair},           {"validator", test_validator}, {"forged", test_forged},
         {"bad_input", test_bad_input}, {"mesh12", test_mesh12},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
