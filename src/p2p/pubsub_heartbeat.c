@@ -57,15 +57,14 @@ static void mesh_upkeep(p2p_pubsub *ps, ps_topic *t, uint64_t now)
     }
 }
 
-/* Returns false when t was released. */
-static bool fanout_upkeep(p2p_pubsub *ps, ps_topic *t, uint64_t now)
+/* Refills t's fanout, or forgets it (and t, if nothing else needs it) once unused. */
+static void fanout_upkeep(p2p_pubsub *ps, ps_topic *t, uint64_t now)
 {
     if (now - t->last_pub > ps->cfg.fanout_ttl_ms) {
         t->fanout.n = 0;
         t->last_pub = 0;
-        bool keep = t->subscribed || t->val;
         ps_topic_release(ps, t);
-        return keep;
+        return;
     }
     drop_gone(&t->fanout, t->name);
     if (t->fanout.n < ps->cfg.d) {
@@ -75,7 +74,6 @@ static bool fanout_upkeep(p2p_pubsub *ps, ps_topic *t, uint64_t now)
         for (size_t i = 0; i < k; i++)
             ps_set_add(&t->fanout, pick[i]);
     }
-    return true;
 }
 
 static void emit_gossip(p2p_pubsub *ps, ps_topic *t, const ps_msg_id **ids)

@@ -154,6 +154,40 @@ static void test_validator(void)
     pn_stop(&b);
 }
 
+/* ---- fanout: publishing without subscribing, flood publishing off ---------------------------- */
+
+static void test_fanout(void)
+{
+    pn_node a, b, c;
+    p2p_pubsub_config cc;
+    p2p_pubsub_config_default(&cc);
+    cc.flood_publish = false;
+    CHECK(pn_start(&a, NULL, NULL) == 0);
+    CHECK(pn_start(&b, NULL, NULL) == 0);
+    CHECK(pn_start(&c, NULL, &cc) == 0);
+    CHECK(pn_subscribe(&a, "f") == 0);
+    CHECK(pn_subscribe(&b, "f") == 0);
+    CHECK(pn_connect(&c, &a));
+    CHECK(pn_connect(&c, &b));
+    PN_WAIT_FOR(pn_topic_peers(&c, "f") == 2, 3000);
+    int sent = -1;
+    pn_publish(&c, "f", "via fanout", 10, &sent);
+    CHECK_EQ(sent, 2);
+    PN_WAIT_FOR(a.nmsgs == 1 && b.nmsgs == 1, 3000);
+    CHECK(a.nmsgs == 1 && b.nmsgs == 1);
+    CHECK_EQ(pn_mesh(&c, "f"), 0); /* not subscribed: no mesh */
+    /* subscribing now takes the fanout peers into the mesh */
+    CHECK(pn_subscribe(&c, "f") == 0);
+    CHECK_EQ(pn_mesh(&c, "f"), 2);
+    pn_publish(&c, "f", "via mesh", 8, &sent);
+    CHECK_EQ(sent, 2);
+    PN_WAIT_FOR(a.nmsgs == 2 && b.nmsgs == 2, 3000);
+    CHECK(a.nmsgs == 2 && b.nmsgs == 2);
+    pn_stop(&a);
+    pn_stop(&b);
+    pn_stop(&c);
+}
+
 /* ---- a 12-node mesh ------------------------------------------------------------------------- */
 
 #define MESH_N   12
@@ -643,8 +677,8 @@ int main(int argc, char **argv)
         const char *name;
         void (*fn)(void);
     } tests[] = {
-        {"pair", test_pair},           {"validator", test_validator}, {"forged", test_forged},
-        {"bad_input", test_bad_input}, {"mesh12", test_mesh12},
+        {"pair", test_pair},     {"validator", test_validator}, {"fanout", test_fanout},
+        {"forged", test_forged}, {"bad_input", test_bad_input}, {"mesh12", test_mesh12},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         bool run = argc < 2;
