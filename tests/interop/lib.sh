@@ -105,6 +105,13 @@ kind_agent() { [ "$1" = c ] && echo 'agent^=swarm/' || echo 'agent~=js-libp2p'; 
 ev_count() { harness count "$@"; }
 ev_get() { harness get "$@"; }
 
+# ev_dups LOG EVENT KEY[,KEY]... [COND]...: how many matching events repeat the KEY fields of an
+# earlier one (e.g. ev_dups LOG message from,seqno: messages delivered more than once).
+ev_dups() { harness dups "$@"; }
+
+# now_ms: milliseconds since the epoch.
+now_ms() { date +%s%3N; }
+
 # fail SCENARIO MESSAGE: records a failure.
 fail() {
     echo "FAIL: [$1] $2"
@@ -114,6 +121,29 @@ fail() {
 # wait_event SECONDS PID LOG EVENT [COND]...: waits until LOG has a matching event. Returns 1
 # at the deadline or as soon as PID has exited without one.
 wait_event() { harness wait "$@"; }
+
+# wait_events SECONDS PID LOG N EVENT [COND]...: wait_event for at least N matching events.
+wait_events() { harness waitn "$@"; }
+
+# expect_delivered SCENARIO RECV_LOG PUB_LOG... [-- COND...]: every message the PUB_LOG peers
+# report as "published" reached RECV_LOG exactly once, as a "message" event with the same
+# topic, seqno, data and encoding, from the publisher's id, and matching the CONDs
+# (gossipsub; see harness.mjs delivered). Sets DELIVERED to the number published.
+expect_delivered() {
+    local sc=$1 recv=$2 out total ok
+    shift 2
+    out=$(harness delivered "$recv" "$@") || {
+        fail "$sc" "harness.mjs delivered failed"
+        return
+    }
+    read -r total ok <<<"${out%%$'\n'*}"
+    # shellcheck disable=SC2034 # for the caller
+    DELIVERED=$total
+    if [ "$ok" != "$total" ]; then
+        fail "$sc" "$(basename "$recv"): $((total - ok)) of $total published messages not delivered exactly once:"
+        tail -n +2 <<<"$out" | head -n 8 | sed 's/^/      /'
+    fi
+}
 
 # expect_events SCENARIO WHAT MIN LOG EVENT [COND]...: LOG has at least MIN matching events.
 expect_events() {
@@ -153,6 +183,12 @@ wait_exit() {
     wait "$pid"
     EXIT_CODE=$?
     [ "$EXIT_CODE" -eq 0 ]
+}
+
+# stop_peer SECONDS PID: SIGTERM, then wait_exit SECONDS PID (both kinds exit 0 on SIGTERM).
+stop_peer() {
+    kill -TERM "$2" 2>/dev/null
+    wait_exit "$1" "$2"
 }
 
 # sleep_until SECONDS_VALUE: sleeps until $SECONDS reaches it (in short steps, so a kill of

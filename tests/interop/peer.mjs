@@ -18,26 +18,36 @@
 //     every negotiated stream.
 // Logs of js-libp2p itself go to stderr: DEBUG='libp2p:*' node ... shows them.
 //
-// gossipsub (the same options and events as `swarm node`, docs/NODE.md):
+// gossipsub, with the same options and events as `swarm node` (docs/NODE.md), on only with
+// --subscribe or --publish:
 //   [--subscribe TOPIC]... [--publish TOPIC=TEXT]... [--publish-every MS] [--publish-count N]
 //   [--settle MS] [--msg-id from-seqno|key-seqno|content]
+//   --publish publishes TEXT ({n}: the publish number 1, 2, ...) --settle ms (default 1000)
+//   after the first connection, then every --publish-every ms, --publish-count times (default
+//   once, or without end with --publish-every). --msg-id picks the message-id function; both
+//   implementations name them alike, and a mesh must agree on one.
 //   {"event":"subscribed"|"unsubscribed","peer":ID,"topic":T}
 //   {"event":"message","topic":T,"from":ID,"seqno":"N","data":S,"encoding":"utf-8"|"base64",
-//    "received_from":ID}
+//    "received_from":ID}                    (seqno: a decimal string; received_from: the peer
+//                                            that sent it to us)
 //   {"event":"published","topic":T,"seqno":"N","data":S,"encoding":E,"peers":K}
+//   {"event":"graft"|"prune","peer":ID,"topic":T,"direction":"in|out"}
+//     the peer joined or left our mesh; "in" when it sent the GRAFT or PRUNE (swarm's have
+//     no direction)
+//   {"event":"error","message":"publish T: ..."}
 //
 // Extending: add an entry to FEATURES below: CLI options, libp2p services and a start function
 // that gets the node and the emit function.
 
+import { createHash } from 'node:crypto'
 import { readFile, writeFile, mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { parseArgs } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
-import { createHash } from 'node:crypto'
-import { identify } from '@libp2p/identify'
 import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -106,14 +116,47 @@ function seqnoBytes (seqno) {
   return b
 }
 
-/** Message ids by the names `swarm node --msg-id` uses. */
+/** Message ids by the names `swarm node --msg-id` uses. A mesh must agree on them, or IHAVE,
+ * IWANT and IDONTWANT name ids the other side does not know. */
 const MSG_ID = {
+  // the binary peer id (multihash) of `from` + the 8-byte big-endian seqno (go's default)
   'from-seqno': (msg) => Buffer.concat([msg.from.toMultihash().bytes, seqnoBytes(msg.sequenceNumber)]),
+  // the PublicKey protobuf + seqno: js's own default under StrictSign
   'key-seqno': (msg) => Buffer.concat([publicKeyToProtobuf(msg.from.publicKey ?? msg.key),
     seqnoBytes(msg.sequenceNumber)]),
+  // SHA-256 of the data
   content: (msg) => createHash('sha256').update(msg.data).digest()
 }
 
+/** The seqno of our own publish in flight. js's publish() returns only the recipients, but it
+ * computes the id of the message it has just built (seqno included) before sending it: the
+ * msgIdFn wrapper notes the seqno of a message from us then. Messages of ours that come back
+ * from peers also pass through msgIdFn, but js's seqnos count up, so only one above the last
+ * publish's counts. Publishes run one at a time (see the start function). */
+const ownSeqno = { self: null, seqno: null, last: -1n }
+function noteOwnSeqno (msg) {
+  if (ownSeqno.self == null || msg.type !== 'signed' || msg.sequenceNumber <= ownSeqno.last) return
+  if (msg.from.toString() === ownSeqno.self) ownSeqno.seqno = msg.sequenceNumber
+}
+function takeOwnSeqno () {
+  const s = ownSeqno.seqno
+  if (s != null) ownSeqno.last = s
+  ownSeqno.seqno = null
+  return s
+}
+
+/** A whole number >= min from option name, or null when it is not given. */
+function intOption (args, name, min) {
+  if (args[name] == null) return null
+  const v = Number(args[name])
+  if (!Number.isSafeInteger(v) || v < min || !/^\d+$/.test(args[name])) {
+    throw new Error(`--${name}: expected a whole number >= ${min}, got '${args[name]}'`)
+  }
+  return v
+}
+
+/** gossipsub, as `swarm node` runs it: only with --subscribe or --publish; StrictSign; js's
+ * defaults otherwise (D 6, D_lo 4, D_hi 12, heartbeat 1 s, flood publishing). */
 const gossipFeature = {
   options: {
     subscribe: { type: 'string', multiple: true, default: [] },
@@ -123,21 +166,53 @@ const gossipFeature = {
     settle: { type: 'string', default: '1000' },
     'msg-id': { type: 'string', default: 'from-seqno' }
   },
-  services: (args) => {
-    const msgIdFn = MSG_ID[args['msg-id']]
-    if (msgIdFn == null) throw new Error(`bad --msg-id ${args['msg-id']}`)
+  usage: '[--subscribe TOPIC]... [--publish TOPIC=TEXT]... [--publish-every MS] ' +
+    '[--publish-count N] [--settle MS] [--msg-id from-seqno|key-seqno|content]',
+  /** Checks the options; returns what start needs, or null when gossipsub is off. */
+  config (args) {
+    const pubs = args.publish.map((p) => {
+      const i = p.indexOf('=')
+      if (i <= 0) throw new Error(`--publish: expected TOPIC=TEXT, got '${p}'`)
+      return { topic: p.slice(0, i), text: p.slice(i + 1) }
+    })
+    const every = intOption(args, 'publish-every', 1)
+    const count = intOption(args, 'publish-count', 1)
+    const settle = intOption(args, 'settle', 0)
+    if ((every != null || count != null) && pubs.length === 0) {
+      throw new Error('--publish-every and --publish-count need --publish')
+    }
+    const msgId = MSG_ID[args['msg-id']]
+    if (msgId == null) {
+      throw new Error(`--msg-id: expected from-seqno, key-seqno or content, got '${args['msg-id']}'`)
+    }
+    if (args.subscribe.length === 0 && pubs.length === 0) return null
+    // each --publish: once without --publish-every, without end with it, unless --publish-count
+    return { pubs, every, settle, msgId, limit: count ?? (every != null ? Infinity : 1) }
+  },
+  services (args) {
+    const cfg = this.config(args)
+    if (cfg == null) return {}
     return {
       pubsub: gossipsub({
+        globalSignaturePolicy: 'StrictSign',
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
-        msgIdFn,
-        // Every test peer is on 127.0.0.1: js's score would count them as one crowded IP and
-        // push them out of the mesh once more than ten share it. The address says nothing here.
+        msgIdFn: (msg) => {
+          noteOwnSeqno(msg)
+          return cfg.msgId(msg)
+        },
+        // Peer scoring keeps its defaults but for P6, IP colocation: every test peer is on
+        // 127.0.0.1, and with more than IPColocationFactorThreshold (10) peers on one IP each
+        // scores -5 * (count - 10)^2, soon under gossipThreshold (-10) and publishThreshold
+        // (-50), and js would stop gossiping and publishing to them. The address says nothing
+        // here; weight 0 turns P6 off (a whitelist would hang on how js spells the address).
         scoreParams: { IPColocationFactorWeight: 0 }
       })
     }
   },
   start (node, args, ctx) {
+    const cfg = this.config(args)
+    if (cfg == null) return
     const ps = node.services.pubsub
     ps.addEventListener('subscription-change', (evt) => {
       for (const s of evt.detail.subscriptions) {
@@ -145,6 +220,7 @@ const gossipFeature = {
           { peer: evt.detail.peerId.toString(), topic: s.topic })
       }
     })
+    // 'gossipsub:message' rather than 'message': it also says which peer sent it to us.
     ps.addEventListener('gossipsub:message', (evt) => {
       const { msg, propagationSource } = evt.detail
       emit('message', {
@@ -152,42 +228,75 @@ const gossipFeature = {
         from: msg.from?.toString(),
         seqno: msg.sequenceNumber?.toString(),
         ...dataFields(msg.data),
-        received_from: propagationSource.toString()
+        received_from: propagationSource?.toString()
       })
     })
+    // As `swarm node`'s graft and prune events (the peer joined or left our mesh for topic),
+    // plus who started it: "in" when the peer sent the GRAFT or PRUNE, "out" when we did.
+    for (const kind of ['graft', 'prune']) {
+      ps.addEventListener(`gossipsub:${kind}`, (evt) => {
+        emit(kind, {
+          peer: evt.detail.peerId.toString(),
+          topic: evt.detail.topic,
+          direction: evt.detail.direction === 'inbound' ? 'in' : 'out'
+        })
+      })
+    }
     for (const t of args.subscribe) ps.subscribe(t)
-    const pubs = args.publish.map((p) => {
-      const i = p.indexOf('=')
-      if (i <= 0) throw new Error(`--publish: expected TOPIC=TEXT, got '${p}'`)
-      return { topic: p.slice(0, i), text: p.slice(i + 1) }
-    })
-    if (pubs.length === 0) return
-    const every = args['publish-every'] != null ? Number(args['publish-every']) : 0
-    const count = args['publish-count'] != null ? Number(args['publish-count']) : (every > 0 ? Infinity : 1)
+    if (cfg.pubs.length === 0) return
+
+    const self = node.peerId.toString()
     let round = 0
     let timer = null
-    const publishRound = async () => {
-      round++
-      for (const { topic, text } of pubs) {
-        const data = new TextEncoder().encode(text.replaceAll('{n}', String(round)))
-        try {
-          const res = await ps.publish(topic, data)
-          emit('published', { topic, ...dataFields(data), peers: res.recipients.length })
-        } catch (err) {
-          emit('error', { message: `publish ${topic}: ${errText(err)}` })
-        }
+    let queue = Promise.resolve() // one publish at a time, so the seqno noted is its own
+    let stopped = false
+    const publishOne = async (topic, data) => {
+      if (stopped) return
+      ownSeqno.self = self
+      ownSeqno.seqno = null
+      try {
+        const res = await ps.publish(topic, data)
+        const seqno = takeOwnSeqno()
+        emit('published', {
+          topic,
+          ...(seqno != null ? { seqno: seqno.toString() } : {}),
+          ...dataFields(data),
+          peers: res.recipients.length
+        })
+      } catch (err) {
+        takeOwnSeqno()
+        emit('error', { message: `publish ${topic}: ${errText(err)}` })
+      } finally {
+        ownSeqno.self = null
       }
-      if (round >= count && timer != null) clearInterval(timer)
     }
-    let armed = false
-    node.addEventListener('connection:open', () => {
-      if (armed) return
-      armed = true
-      const t0 = setTimeout(() => {
+    const publishRound = () => {
+      round++
+      for (const { topic, text } of cfg.pubs) {
+        const data = new TextEncoder().encode(text.replaceAll('{n}', String(round)))
+        queue = queue.then(() => publishOne(topic, data))
+      }
+      if (round >= cfg.limit && timer != null) {
+        clearInterval(timer)
+        timer = null
+      }
+    }
+    // The first publish comes --settle ms after the first connection, in either direction.
+    const onFirstConnection = () => {
+      node.removeEventListener('connection:open', onFirstConnection)
+      timer = setTimeout(() => {
+        timer = null
         publishRound()
-        if (every > 0 && count > 1) timer = setInterval(publishRound, every)
-      }, Number(args.settle))
-      ctx.onStop(() => { clearTimeout(t0); if (timer != null) clearInterval(timer) })
+        if (cfg.every != null && round < cfg.limit) timer = setInterval(publishRound, cfg.every)
+      }, cfg.settle ?? 1000)
+    }
+    node.addEventListener('connection:open', onFirstConnection)
+    ctx.onStop(() => {
+      stopped = true
+      if (timer != null) {
+        clearTimeout(timer)
+        clearInterval(timer)
+      }
     })
   }
 }
@@ -289,7 +398,8 @@ async function main () {
   const { values: args } = parseArgs({ options, strict: true, allowPositionals: false })
   if (args.help) {
     process.stdout.write('usage: node --import ./polyfill.mjs peer.mjs [--listen MA]... ' +
-      '[--connect MA]... [--ping] [--ping-interval S] [--key FILE] [--exit-after S]\n')
+      '[--connect MA]... [--ping] [--ping-interval S] [--key FILE] [--exit-after S]\n' +
+      FEATURES.filter((f) => f.usage != null).map((f) => '       ' + f.usage + '\n').join(''))
     return 0
   }
 
