@@ -2,7 +2,7 @@
 # Swarm's WebAssembly engine against native code, workload by workload.
 #
 #   bench/run.sh [--runs N] [--quick] [--swarm PATH] [--engine swarm|wabt]
-#                [--only NAME,NAME...] [--cc CC]
+#                [--only NAME,NAME...] [--cc CC] [--before PATH]
 #
 # For each examples/X.c: builds it natively (CC -O2, default gcc) with
 # bench/native_main.c, then times, as whole processes run the way a user runs
@@ -15,6 +15,8 @@
 #   --quick         ranges about 10x smaller (seconds instead of minutes)
 #   --engine wabt   time wabt's interpreter (spectest-interp) instead of swarm
 #   --only LIST     only these workloads, e.g. --only fib,sieve
+#   --before PATH   also time another swarm binary (an older build) in the same
+#                   runs, alternating, and add its column and swarm/before
 #
 # Never part of `make test`: timings on a shared machine are not pass/fail.
 set -euo pipefail
@@ -43,9 +45,10 @@ swarm=$root/build/swarm
 engine=swarm
 only=
 cc=${CC:-gcc}
+before=
 
 usage() {
-    sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 while [ $# -gt 0 ]; do
@@ -84,6 +87,14 @@ while [ $# -gt 0 ]; do
         ;;
     --only=*)
         only=${1#*=}
+        shift
+        ;;
+    --before)
+        before=${2:?--before needs a path}
+        shift 2
+        ;;
+    --before=*)
+        before=${1#*=}
         shift
         ;;
     --cc)
@@ -132,6 +143,16 @@ wabt)
     exit 2
     ;;
 esac
+if [ -n "$before" ]; then
+    [ "$engine" = swarm ] || {
+        echo "bench/run.sh: --before compares two swarm binaries; it needs --engine swarm" >&2
+        exit 2
+    }
+    [ -x "$before" ] || {
+        echo "bench/run.sh: no swarm binary at $before (--before)" >&2
+        exit 1
+    }
+fi
 command -v "$cc" >/dev/null || {
     echo "bench/run.sh: C compiler '$cc' not found" >&2
     exit 1
@@ -200,17 +221,25 @@ echo "- native: $(first_line "$cc" --version), \`$cc -O2\`"
 [ -n "$clang_bin" ] && echo "- wasm built by: $(first_line "$clang_bin" --version)"
 if [ "$engine" = swarm ]; then
     echo "- engine: $(first_line "$swarm" --version) (\`swarm run\`)"
+    [ -n "$before" ] && echo "- before: \`$before\` ($(first_line "$before" --version)), timed in the same runs"
 else
     echo "- engine: wabt $(first_line spectest-interp --version) interpreter (spectest-interp: the engine of wasm-interp, which cannot pass arguments)"
 fi
 echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 echo "- command: \`$command_line\`: the median of $runs runs each, whole-process wall time"
 echo
-echo "| workload | kind | range | native ms | $engine_label ms | ratio |"
-echo "| --- | --- | --- | ---: | ---: | ---: |"
+if [ -n "$before" ]; then
+    echo "| workload | kind | range | native ms | before ms | $engine_label ms | before ratio | ratio | $engine_label / before |"
+    echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+else
+    echo "| workload | kind | range | native ms | $engine_label ms | ratio |"
+    echo "| --- | --- | --- | ---: | ---: | ---: |"
+fi
 
 errors=0
 ratios=()
+before_ratios=()
+changes=()
 for w in "${workloads[@]}"; do
     read -r name kind full small <<<"$w"
     if [ -n "$only" ] && [[ ",$only," != *",$name,"* ]]; then
@@ -255,6 +284,7 @@ for w in "${workloads[@]}"; do
 
     : >"$tmp/native.times"
     : >"$tmp/engine.times"
+    : >"$tmp/before.times"
     native_result=
     engine_result=
     problem=
@@ -290,6 +320,20 @@ for w in "${workloads[@]}"; do
             problem="result mismatch: native $native_result, $engine_label $engine_result"
             break
         fi
+        if [ -n "$before" ]; then
+            rc=0
+            tb=$(time_once "$before" run "$wasm" --range "$range") || rc=$?
+            if [ $rc -ne 0 ]; then
+                problem="before exit $rc: $(head -c 120 "$tmp/err" | tr '\n|' '  ')"
+                break
+            fi
+            echo "$tb" >>"$tmp/before.times"
+            got=$(result_of before)
+            if [ "$got" != "$native_result" ]; then
+                problem="result mismatch: native $native_result, before $got"
+                break
+            fi
+        fi
         echo "bench:   run $r: native $(($(tail -n 1 "$tmp/native.times") / 1000)) ms, $engine_label $((t / 1000)) ms" >&2
     done
 
@@ -303,13 +347,31 @@ for w in "${workloads[@]}"; do
     engine_ms=$(median_ms <"$tmp/engine.times")
     ratio=$(awk -v a="$engine_ms" -v b="$native_ms" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
     ratios+=("$ratio")
-    echo "| $name | $kind | $range | $native_ms | $engine_ms | ${ratio}x |"
+    if [ -n "$before" ]; then
+        before_ms=$(median_ms <"$tmp/before.times")
+        bratio=$(awk -v a="$before_ms" -v b="$native_ms" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+        change=$(awk -v a="$engine_ms" -v b="$before_ms" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')
+        before_ratios+=("$bratio")
+        changes+=("$change")
+        echo "| $name | $kind | $range | $native_ms | $before_ms | $engine_ms | ${bratio}x | ${ratio}x | $change |"
+    else
+        echo "| $name | $kind | $range | $native_ms | $engine_ms | ${ratio}x |"
+    fi
 done
 
+# Geometric mean of the numbers in the arguments.
+geomean() {
+    printf '%s\n' "$@" | awk '$1 > 0 { s += log($1); n++ } END { if (n) printf "%.3f", exp(s / n) }'
+}
 if [ ${#ratios[@]} -gt 0 ]; then
-    geo=$(printf '%s\n' "${ratios[@]}" | awk '$1 > 0 { s += log($1); n++ }
-        END { if (n) printf "%.2f", exp(s / n) }')
-    echo "| **geometric mean** | | | | | **${geo}x** |"
+    geo=$(geomean "${ratios[@]}")
+    geo=$(printf '%.2f' "$geo")
+    if [ -n "$before" ]; then
+        bgeo=$(printf '%.2f' "$(geomean "${before_ratios[@]}")")
+        echo "| **geometric mean** | | | | | | **${bgeo}x** | **${geo}x** | **$(geomean "${changes[@]}")** |"
+    else
+        echo "| **geometric mean** | | | | | **${geo}x** |"
+    fi
 fi
 echo
 if [ $errors -gt 0 ]; then
