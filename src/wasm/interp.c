@@ -24,6 +24,12 @@
  * for every input: integer arithmetic is unsigned, shift counts are masked,
  * float-to-int conversions are range-checked before the cast, and float
  * sign operations (abs, neg, copysign) work on the bits.
+ *
+ * Floats are deterministic across CPUs: every handler whose float result can
+ * be a NaN passes it through canon32() / canon64(), so it is the canonical NaN
+ * (wasm.h) whatever NaN the hardware made (x86-64 makes 0xfff8..., aarch64
+ * 0x7ff8..., and they propagate input payloads differently). Handlers that
+ * only move bits (abs, neg, copysign, loads, stores, select) keep them.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -83,7 +89,21 @@ static inline uint64_t f64_bits(double d)
     return u;
 }
 
-/* min/max: NaN wins (returned quieted via the addition), and -0 < +0. */
+/* The canonical NaN for a result that is one (the check is almost never
+ * taken: only NaN inputs, inf - inf, 0 * inf, 0 / 0, sqrt of a negative). */
+static inline uint64_t canon32(float f)
+{
+    return UNLIKELY(f != f) ? WASM_F32_CANONICAL_NAN : f32_bits(f);
+}
+
+static inline double canon64(double d)
+{
+    if (UNLIKELY(d != d))
+        d = f64_of(WASM_F64_CANONICAL_NAN);
+    return d;
+}
+
+/* min/max: NaN wins (any NaN: the handler canonicalizes it), and -0 < +0. */
 static inline float f32_min(float a, float b)
 {
     if (isnan(a) || isnan(b))
@@ -119,22 +139,6 @@ static inline double f64_max(double a, double b)
         return signbit(a) ? b : a;
     return a > b ? a : b;
 }
-
-/* Rounding functions: libm may hand a signalling NaN back unchanged, the spec
- * wants it quieted (an arithmetic NaN). */
-#define ROUNDING(name, T, fn)            \
-    static inline T name(T a)            \
-    {                                    \
-        return isnan(a) ? a + a : fn(a); \
-    }
-ROUNDING(f32_ceil, float, ceilf)
-ROUNDING(f32_floor, float, floorf)
-ROUNDING(f32_trunc, float, truncf)
-ROUNDING(f32_nearest, float, nearbyintf)
-ROUNDING(f64_ceil, double, ceil)
-ROUNDING(f64_floor, double, floor)
-ROUNDING(f64_trunc, double, trunc)
-ROUNDING(f64_nearest, double, nearbyint)
 
 static inline uint32_t rotl32(uint32_t x, uint32_t n)
 {
@@ -1111,18 +1115,19 @@ L_I64_REM_U : {
 }
 
 /* ---- f32 / f64 ---- */
+/* FUN / FBIN / FBODY / FMEM: float arithmetic, NaN results canonical */
 #define FUN32(name, expr)       \
     L_##name:                   \
     {                           \
         float a = f32_of(S(1)); \
-        S(0) = f32_bits(expr);  \
+        S(0) = canon32(expr);   \
         NEXT(2);                \
     }
 #define FBIN32(name, expr)                        \
     L_##name:                                     \
     {                                             \
         float a = f32_of(S(1)), b = f32_of(S(2)); \
-        S(0) = f32_bits(expr);                    \
+        S(0) = canon32(expr);                     \
         NEXT(3);                                  \
     }
 #define FCMP32(name, op)                         \
@@ -1133,14 +1138,14 @@ L_I64_REM_U : {
     L_##name:                    \
     {                            \
         double a = f64_of(S(1)); \
-        fd = (expr);             \
+        fd = canon64(expr);      \
         S(0) = f64_bits(fd);     \
         NEXT(2);                 \
     }
 #define FBODY64(src_a, src_b, n, expr)   \
     {                                    \
         double a = (src_a), b = (src_b); \
-        fd = (expr);                     \
+        fd = canon64(expr);              \
         S(0) = f64_bits(fd);             \
         NEXT(n);                         \
     }
@@ -1168,10 +1173,10 @@ L_F32_NEG:
 L_F32_COPYSIGN:
     S(0) = ((uint32_t)S(1) & 0x7fffffffu) | ((uint32_t)S(2) & 0x80000000u);
     NEXT(3);
-    FUN32(F32_CEIL, f32_ceil(a))
-    FUN32(F32_FLOOR, f32_floor(a))
-    FUN32(F32_TRUNC, f32_trunc(a))
-    FUN32(F32_NEAREST, f32_nearest(a))
+    FUN32(F32_CEIL, ceilf(a))
+    FUN32(F32_FLOOR, floorf(a))
+    FUN32(F32_TRUNC, truncf(a))
+    FUN32(F32_NEAREST, nearbyintf(a))
     FUN32(F32_SQRT, sqrtf(a))
     FBIN32(F32_ADD, a + b)
     FBIN32(F32_SUB, a - b)
@@ -1207,7 +1212,7 @@ L_F64_NEG_R:
     fd = f64_of(S(0));
     NEXT(1);
 L_F64_SQRT_R:
-    fd = sqrt(fd);
+    fd = canon64(sqrt(fd));
     S(0) = f64_bits(fd);
     NEXT(1);
 L_F64_ADD_R:
@@ -1220,13 +1225,13 @@ L_F64_DIV_R:
     FBODY64(fd, f64_of(S(1)), 2, a / b)
 L_F64_MULADD : {
     double p = f64_of(S(1)) * f64_of(S(2));
-    fd = p + f64_of(S(3));
+    fd = canon64(p + f64_of(S(3)));
     S(0) = f64_bits(fd);
     NEXT(4);
 }
 L_F64_MULADD_R : {
     double p = fd * f64_of(S(1));
-    fd = p + f64_of(S(2));
+    fd = canon64(p + f64_of(S(2)));
     S(0) = f64_bits(fd);
     NEXT(3);
 }
@@ -1248,7 +1253,7 @@ L_F64_DIV_SR:
         double m_;                       \
         MEM_F64(k, m_);                  \
         double a = (A), b = (B);         \
-        fd = (expr);                     \
+        fd = canon64(expr);              \
         S(0) = f64_bits(fd);             \
         NEXT(words);                     \
     }
@@ -1264,10 +1269,10 @@ L_F64_DIV_SR:
     FMEM(F64_DIV_SM, 5, 2, f64_of(S(1)), m_, a / b)
     FMEM(F64_SUB_MS, 5, 2, m_, f64_of(S(1)), a - b)
     FMEM(F64_DIV_MS, 5, 2, m_, f64_of(S(1)), a / b)
-    FUN64(F64_CEIL, f64_ceil(a))
-    FUN64(F64_FLOOR, f64_floor(a))
-    FUN64(F64_TRUNC, f64_trunc(a))
-    FUN64(F64_NEAREST, f64_nearest(a))
+    FUN64(F64_CEIL, ceil(a))
+    FUN64(F64_FLOOR, floor(a))
+    FUN64(F64_TRUNC, trunc(a))
+    FUN64(F64_NEAREST, nearbyint(a))
     FUN64(F64_SQRT, sqrt(a))
     FBIN64(F64_ADD, a + b)
     FBIN64(F64_SUB, a - b)
@@ -1381,7 +1386,7 @@ L_F32_CONVERT_I64_U:
     S(0) = f32_bits((float)S(1));
     NEXT(2);
 L_F32_DEMOTE_F64:
-    S(0) = f32_bits((float)f64_of(S(1)));
+    S(0) = canon32((float)f64_of(S(1)));
     NEXT(2);
 L_F64_CONVERT_I32_S:
     fd = (double)(int32_t)(uint32_t)S(1);
@@ -1416,7 +1421,7 @@ L_F64_CONVERT_I64_U_R:
     S(0) = f64_bits(fd);
     NEXT(1);
 L_F64_PROMOTE_F32:
-    fd = (double)f32_of(S(1));
+    fd = canon64((double)f32_of(S(1)));
     S(0) = f64_bits(fd);
     NEXT(2);
 L_I32_EXTEND8_S:

@@ -38,6 +38,16 @@ typedef enum wasm_valtype {
     WASM_EXTERNREF = 0x6f,
 } wasm_valtype;
 
+/* Float results are the same bits on every CPU. Every f32/f64 operation that can
+ * produce a NaN (add, sub, mul, div, sqrt, min, max, ceil, floor, trunc, nearest,
+ * f32.demote_f64, f64.promote_f32) produces exactly the canonical NaN below:
+ * positive, quiet, zero payload, whatever the inputs' signs and payloads (the
+ * spec allows any NaN there; hardware differs). Operations that only move or
+ * set bits (abs, neg, copysign, loads, stores, reinterpret, const, select,
+ * locals, globals, arguments, results) keep a NaN's bits exactly. */
+#define WASM_F32_CANONICAL_NAN 0x7fc00000u
+#define WASM_F64_CANONICAL_NAN 0x7ff8000000000000ull
+
 /* A typed value. Floats keep their exact bits (NaN payloads included).
  * References: funcref is a wasm_func* (NULL = null); externref is an opaque
  * host pointer (NULL = null). */

@@ -114,6 +114,18 @@ wat args <<'EOF'
   (func (export "nothing")))
 EOF
 
+# NaN results: the canonical NaN (0x7ff8000000000000, 0x7fc00000) on every CPU; x86-64 makes
+# 0xfff8... for 0/0 and keeps an input NaN's sign and payload
+wat nan <<'EOF'
+(module
+  (func (export "zerodiv") (result i64)
+    (i64.reinterpret_f64 (f64.div (f64.const 0) (f64.const 0))))
+  (func (export "add") (param f64 f64) (result i64)
+    (i64.reinterpret_f64 (f64.add (local.get 0) (local.get 1))))
+  (func (export "sqrt32") (param f32) (result i32) (i32.reinterpret_f32 (f32.sqrt (local.get 0))))
+  (func (export "nan") (result f64) (f64.div (f64.const 0) (f64.const 0))))
+EOF
+
 wat spin <<'EOF'
 (module (func (export "execute") (loop (br 0))))
 EOF
@@ -197,6 +209,14 @@ expect 0 "f64 args" -- run "$tmp/args.wasm" --func fadd 1.5 2.25
 stdout_is 3.75 "f64 args"
 expect 0 "f32 arg" -- run "$tmp/args.wasm" --func=half 3
 stdout_is 1.5 "f32 arg"
+expect 0 "0.0/0.0" -- run "$tmp/nan.wasm" --func zerodiv
+stdout_is 9221120237041090560 "0.0/0.0 is the canonical NaN (0x7ff8000000000000)"
+expect 0 "a negative NaN argument" -- run "$tmp/nan.wasm" --func add -- -nan 1
+stdout_is 9221120237041090560 "-nan + 1 is the canonical NaN"
+expect 0 "f32 sqrt(-1)" -- run "$tmp/nan.wasm" --func sqrt32 -- -1
+stdout_is 2143289344 "sqrt(-1) is the canonical f32 NaN (0x7fc00000)"
+expect 0 "an f64 NaN result" -- run "$tmp/nan.wasm" --func nan
+stdout_is nan "a NaN result prints as positive nan"
 expect 0 "multi-value results, one per line" -- run "$tmp/args.wasm" --func pair -- -7
 stdout_is "$(printf -- '-7\n-7')" "multi-value"
 expect 0 "no results" -- run "$tmp/args.wasm" --func nothing

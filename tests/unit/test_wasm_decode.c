@@ -8,64 +8,7 @@
 
 #include "check.h"
 #include "module.h"
-
-/* ---- a tiny module builder -------------------------------------------- */
-
-typedef struct buf {
-    uint8_t b[4096];
-    size_t n;
-} buf;
-
-static void put(buf *o, const void *p, size_t n)
-{
-    if (o->n + n > sizeof o->b)
-        abort(); /* test bug */
-    memcpy(o->b + o->n, p, n);
-    o->n += n;
-}
-
-static void put8(buf *o, uint8_t v)
-{
-    put(o, &v, 1);
-}
-
-static void uleb(buf *o, uint64_t v)
-{
-    do {
-        uint8_t b = v & 0x7f;
-        v >>= 7;
-        put8(o, (uint8_t)(b | (v ? 0x80 : 0)));
-    } while (v);
-}
-
-static void name(buf *o, const char *s)
-{
-    uleb(o, strlen(s));
-    put(o, s, strlen(s));
-}
-
-static void header(buf *o)
-{
-    o->n = 0;
-    put(o, "\0asm\1\0\0\0", 8);
-}
-
-static void section(buf *o, uint8_t id, const buf *content)
-{
-    put8(o, id);
-    uleb(o, content->n);
-    put(o, content->b, content->n);
-}
-
-/* Section with raw content bytes. */
-static void rawsec(buf *o, uint8_t id, const char *bytes, size_t n)
-{
-    put8(o, id);
-    uleb(o, n);
-    put(o, bytes, n);
-}
-
-#define RAWSEC(o, id, lit) rawsec((o), (id), (lit), sizeof(lit) - 1)
+#include "wasm_build.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
