@@ -3,6 +3,7 @@
  * read and write paths with back-pressure, timers, and closing. */
 #include "host_internal.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,7 @@ static void conn_vclose(host_conn *c, bool by_us, const char *fmt, va_list ap)
         return;
     c->closing = true;
     c->by_us = by_us;
+    rcmgr_release(c->h->rcm, &c->rcm); /* a closing connection frees its slots at once */
     vsnprintf(c->reason, sizeof c->reason, fmt, ap);
     c->close_pending = true;
     if (c->depth == 0)
@@ -119,6 +121,7 @@ static void conn_free(host_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     h->nconns--;
+    assert(!c->rcm.addr && !c->rcm.peer && !c->rcm.pending); /* released when it closed */
     buf_free(&c->rbuf);
     buf_free(&c->rawout);
     if (c->hs) {
@@ -420,10 +423,19 @@ static void conn_on_timer(uv_timer_t *t)
         return;
     }
     conn_enter(c);
+    uint64_t now = uv_now(c->h->loop);
     if (c->stage == CONN_UP) {
         conn_tick(c);
-    } else if (!c->inbound && uv_now(c->h->loop) >= c->dial_deadline) {
+    } else if (!c->inbound && now >= c->dial_deadline) {
         conn_close(c, false, "dial timeout");
+    } else if (c->inbound && now < c->dial_deadline) {
+        /* the first-byte deadline: a socket that has said nothing is the cheapest way to hold
+         * a handshake slot; one that spoke gets the rest of the handshake's time */
+        if (!c->rcm.heard)
+            conn_close(c, false, "sent nothing within %llu ms",
+                       (unsigned long long)c->h->cfg.first_byte_ms);
+        else
+            uv_timer_start(&c->timer, conn_on_timer, c->dial_deadline - now, 0);
     } else {
         conn_close(c, false, "handshake timeout");
     }
@@ -469,6 +481,7 @@ static int conn_secure_start(host_conn *c)
     p2p_host *h = c->h;
     const p2p_peer_id *rid = noise_hs_remote(&c->hs->noise);
     char a[P2P_PEER_ID_STRLEN], b[P2P_PEER_ID_STRLEN];
+    assert(!c->rcm.peer); /* Noise finishes once */
     if (!rid) {
         conn_close(c, false, "noise handshake: remote not verified");
         return -1;
@@ -482,6 +495,8 @@ static int conn_secure_start(host_conn *c)
                    p2p_peer_id_str(&c->target.peer, a), p2p_peer_id_str(rid, b));
         return -1;
     }
+    if (!host_admit_peer(c, rid))
+        return -1;
     c->peer = *rid;
     c->has_peer = true;
     noise_hs_split(&c->hs->noise, &c->tx, &c->rx);
@@ -675,6 +690,7 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
     conn_enter(c);
     if (nread > 0) {
         c->rbuf.len += (size_t)nread;
+        rcmgr_heard(c->h->rcm, &c->rcm);
         conn_process(c);
     } else if (nread == UV_EOF) {
         conn_close(c, false, "connection closed by peer");
@@ -696,11 +712,15 @@ static void conn_start(host_conn *c)
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
         p2p_maddr_from_sockaddr((struct sockaddr *)&ss, &c->remote, err, sizeof err);
     uint64_t ms = h->cfg.handshake_timeout_ms;
+    uint64_t now = uv_now(h->loop);
     if (!c->inbound) {
-        uint64_t now = uv_now(h->loop);
         uint64_t left = c->dial_deadline > now ? c->dial_deadline - now : 1;
         if (left < ms)
             ms = left;
+    } else {
+        c->dial_deadline = now + ms;
+        if (h->cfg.first_byte_ms < ms)
+            ms = h->cfg.first_byte_ms; /* conn_on_timer then gives a talker the rest */
     }
     uv_timer_start(&c->timer, conn_on_timer, ms, 0);
     int r = uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_read);
@@ -729,19 +749,10 @@ void conn_accept(p2p_host *h, uv_stream_t *server)
     }
     conn_enter(c);
     int r = uv_accept(server, (uv_stream_t *)&c->tcp);
-    if (r < 0) {
+    if (r < 0)
         conn_close(c, false, "accept: %s", uv_strerror(r));
-    } else if (host_conn_slots(h) >= h->cfg.max_conns) {
-        /* no room even if the handshake succeeds: refuse now rather than after it */
-        struct sockaddr_storage ss;
-        int len = sizeof ss;
-        char err[HOST_REASON_MAX];
-        if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
-            p2p_maddr_from_sockaddr((struct sockaddr *)&ss, &c->remote, err, sizeof err);
-        conn_close(c, false, "too many connections (%u)", h->cfg.max_conns);
-    } else {
+    else if (host_admit_inbound(c))
         conn_start(c);
-    }
     conn_leave_loop(c);
 }
 

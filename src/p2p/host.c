@@ -12,7 +12,15 @@
 #define SWARM_VERSION "0.0.0"
 #endif
 
-#define HOST_LISTEN_BACKLOG 128
+/* A burst of connections (an attack, or many honest peers at once) waits in the kernel: with a
+ * short queue the kernel drops the SYNs beyond it, and an honest peer caught in that loses a
+ * second or more to retransmission. The kernel clamps it to net.core.somaxconn. */
+#define HOST_LISTEN_BACKLOG 4096
+/* Connections accepted per loop iteration, all listeners together. libuv would otherwise drain
+ * the whole backlog in one go before reading anything: under a flood of silent sockets, a
+ * newcomer whose first bytes are already waiting would be dropped to make room before we saw
+ * that it spoke. */
+#define HOST_ACCEPT_BATCH 16
 
 void p2p_host_config_default(p2p_host_config *c)
 {
@@ -25,6 +33,10 @@ void p2p_host_config_default(p2p_host_config *c)
     c->keepalive_ms = 15000;
     c->write_stall_ms = 30000;
     c->max_pending_inbound = 64;
+    c->max_pending_per_ip = 16;
+    c->max_conns_per_ip = 64;
+    c->max_conns_per_peer = 4;
+    c->first_byte_ms = 3000;
 }
 
 void host_emit(p2p_host *h, const p2p_event *ev)
@@ -67,36 +79,65 @@ size_t host_conn_slots(const p2p_host *h)
     return n;
 }
 
-size_t host_pending_inbound(const p2p_host *h)
-{
-    size_t n = 0;
-    for (const host_conn *c = h->conns; c; c = c->next)
-        if (!c->closing && c->inbound && !c->up)
-            n++;
-    return n;
-}
-
-void host_accept_resume(p2p_host *h)
-{
-    for (const host_listener *l = h->listeners; l; l = l->next) {
-        if (l->held) {
-            h->accept_resume = true;
-            host_schedule(h);
-            return;
-        }
-    }
-}
-
-/* Takes the connections that listeners held back, while there is room for handshakes. */
+/* Takes the connections that listeners held back at HOST_ACCEPT_BATCH; libuv then goes on
+ * accepting from those listeners. */
 static void host_accept_held(p2p_host *h)
 {
-    h->accept_resume = false;
+    h->accepted_turn = 0;
     for (host_listener *l = h->listeners; l && !h->closing; l = l->next) {
-        if (!l->held || !l->listening || host_pending_inbound(h) >= h->cfg.max_pending_inbound)
+        if (!l->held || !l->listening)
             continue;
         l->held = false;
-        conn_accept(h, (uv_stream_t *)&l->tcp); /* libuv then goes on accepting */
+        h->accepted_turn++;
+        conn_accept(h, (uv_stream_t *)&l->tcp);
     }
+}
+
+static host_conn *host_conn_of(rcmgr_conn *rc)
+{
+    return (host_conn *)(void *)((char *)rc - offsetof(host_conn, rcm));
+}
+
+bool host_admit_inbound(host_conn *c)
+{
+    p2p_host *h = c->h;
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char err[HOST_REASON_MAX];
+    rcmgr_addr a;
+    int r = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len);
+    if (r != 0) { /* the peer is already gone (reset while in the backlog) */
+        conn_close(c, false, "accept: %s", uv_strerror(r));
+        return false;
+    }
+    p2p_maddr_from_sockaddr((struct sockaddr *)&ss, &c->remote, err, sizeof err);
+    if (rcmgr_addr_from_sockaddr((struct sockaddr *)&ss, &a) != 0) {
+        conn_close(c, false, "accept: not an IP address");
+        return false;
+    }
+    if (host_conn_slots(h) >= h->cfg.max_conns) {
+        /* no room even if the handshake succeeds: refuse now rather than after it */
+        conn_close(c, false, "too many connections (%u)", h->cfg.max_conns);
+        return false;
+    }
+    rcmgr_conn *evict;
+    if (rcmgr_inbound(h->rcm, &c->rcm, &a, &evict, err, sizeof err) != 0) {
+        conn_close(c, false, "%s", err);
+        return false;
+    }
+    if (evict)
+        conn_close(host_conn_of(evict), false, "%s", err);
+    return true;
+}
+
+bool host_admit_peer(host_conn *c, const p2p_peer_id *peer)
+{
+    char err[HOST_REASON_MAX];
+    if (rcmgr_peer(c->h->rcm, &c->rcm, peer, err, sizeof err) != 0) {
+        conn_close(c, false, "%s", err);
+        return false;
+    }
+    return true;
 }
 
 /* True if another counted connection to c's peer exists. */
@@ -167,7 +208,7 @@ static void host_on_idle(uv_idle_t *idle)
 {
     p2p_host *h = idle->data;
     host_run_deferred(h);
-    if (h->accept_resume && !h->closing)
+    if (!h->closing)
         host_accept_held(h);
     for (host_conn *c = h->conns; c && !h->closing; c = c->next) {
         if (c->dirty) {
@@ -191,8 +232,7 @@ void host_conn_up(host_conn *c)
     c->up = true;
     c->counted = true;
     c->up_seq = ++h->up_seq;
-    if (c->inbound)
-        host_accept_resume(h); /* its handshake slot is free */
+    rcmgr_up(h->rcm, &c->rcm); /* its handshake slot is free */
     if (first) {
         p2p_event ev = {.type = P2P_EV_CONNECTED,
                         .peer = &c->peer,
@@ -221,8 +261,6 @@ void host_conn_gone(host_conn *c, bool was_up)
     }
     bool counted = c->counted;
     c->counted = false;
-    if (c->inbound && !was_up)
-        host_accept_resume(h); /* its handshake slot is free */
     if (was_up || counted) {
         if (counted && !host_peer_counted(h, c)) {
             p2p_event ev = {.type = P2P_EV_DISCONNECTED,
@@ -259,6 +297,7 @@ static void host_free(p2p_host *h)
     }
     buf_free(&h->pt);
     free(h->dec);
+    rcmgr_free(h->rcm);
     sodium_memzero(&h->key, sizeof h->key);
     sodium_memzero(h->noise_sk, sizeof h->noise_sk);
     free(h);
@@ -350,6 +389,14 @@ int p2p_host_new(uv_loop_t *loop, const p2p_host_config *cfg, p2p_event_cb on_ev
         h->cfg.write_stall_ms = def.write_stall_ms;
     if (!h->cfg.max_pending_inbound)
         h->cfg.max_pending_inbound = def.max_pending_inbound;
+    if (!h->cfg.max_pending_per_ip)
+        h->cfg.max_pending_per_ip = def.max_pending_per_ip;
+    if (!h->cfg.max_conns_per_ip)
+        h->cfg.max_conns_per_ip = def.max_conns_per_ip;
+    if (!h->cfg.max_conns_per_peer)
+        h->cfg.max_conns_per_peer = def.max_conns_per_peer;
+    if (!h->cfg.first_byte_ms)
+        h->cfg.first_byte_ms = def.first_byte_ms;
     h->on_event = on_event;
     h->user = user;
     h->deferred_tail = &h->deferred;
@@ -357,10 +404,15 @@ int p2p_host_new(uv_loop_t *loop, const p2p_host_config *cfg, p2p_event_cb on_ev
     noise_static_keypair(h->noise_sk, h->noise_pk);
     buf_init(&h->pt, 0);
     h->dec = malloc(NOISE_MAX_FRAME);
-    if (!h->dec ||
+    rcmgr_limits lim = {.max_pending = h->cfg.max_pending_inbound,
+                        .max_pending_per_addr = h->cfg.max_pending_per_ip,
+                        .max_conns_per_addr = h->cfg.max_conns_per_ip,
+                        .max_conns_per_peer = h->cfg.max_conns_per_peer};
+    h->rcm = rcmgr_new(&lim);
+    if (!h->dec || !h->rcm ||
         p2p_host_handle(h, P2P_PROTO_IDENTIFY, host_identify_handler, NULL, err, errlen) != 0 ||
         p2p_host_handle(h, P2P_PROTO_PING, host_ping_handler, NULL, err, errlen) != 0) {
-        if (!h->dec)
+        if (!h->dec || !h->rcm)
             err_set(err, errlen, "out of memory");
         h->closing = true;
         host_free(h);
@@ -436,14 +488,15 @@ static void host_on_connection(uv_stream_t *server, int status)
         host_emit(h, &ev);
         return;
     }
-    if (host_pending_inbound(h) >= h->cfg.max_pending_inbound) {
-        /* Not accepting leaves this connection inside libuv, which stops accepting until
-         * uv_accept, and the next ones in the kernel's backlog: a burst of honest peers waits
-         * for a handshake slot instead of being refused, and sockets that never finish their
-         * handshake cannot make us hold more. host_accept_held takes it later. */
-        l->held = true;
+    /* Every connection is taken, whatever the limits: a listener that stopped accepting at one
+     * would let silent sockets lock everyone out; the resource manager drops a pending
+     * connection to make room instead. Only the pace is bounded, so that reads go on. */
+    host_schedule(h); /* the service idle starts the next batch */
+    if (h->accepted_turn >= HOST_ACCEPT_BATCH) {
+        l->held = true; /* libuv keeps it and stops accepting until uv_accept */
         return;
     }
+    h->accepted_turn++;
     conn_accept(h, server);
 }
 

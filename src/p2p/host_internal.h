@@ -25,6 +25,7 @@
 #include "mss.h"
 #include "noise.h"
 #include "p2p.h"
+#include "rcmgr.h"
 #include "yamux.h"
 
 /* Most bytes per read. Large reads matter for bulk throughput (fewer wake-ups and syscalls,
@@ -73,7 +74,7 @@ struct host_listener {
     uv_tcp_t tcp;
     p2p_maddr addr; /* with the real port */
     bool listening; /* counted in p2p_host_listen_addrs */
-    bool held;      /* a connection waits in libuv, not accepted: max_pending_inbound reached */
+    bool held;      /* a connection waits in libuv, not accepted: HOST_ACCEPT_BATCH reached */
 };
 
 /* A dial waiting for its connection, or its result waiting to be delivered. */
@@ -107,12 +108,13 @@ struct p2p_host {
     uv_idle_t idle;                       /* the service: deferred work, see conn_schedule */
     uv_timer_t later;                     /* delayed half-closes (stream_close_write_later) */
     uint64_t later_at;                    /* when it fires; 0 = not armed */
-    bool accept_resume; /* an inbound handshake ended: held listeners may accept again */
+    unsigned accepted_turn;               /* connections accepted since the service idle last ran */
 
     uint8_t *dec; /* one decrypted frame (NOISE_MAX_FRAME); the read path never nests */
     buf_t pt;     /* plaintext pulled from yamux, before encryption; flushes never nest */
 
     struct p2p_pubsub *pubsub; /* gossipsub, if started (host_pubsub.c); freed with the host */
+    rcmgr *rcm;                /* admission: counts per address and per peer (rcmgr.h) */
 
     unsigned refs; /* live handles and objects: idle, later, listeners, connections, the
                       pubsub's heartbeat timer */
@@ -160,8 +162,8 @@ struct host_conn {
     uv_getaddrinfo_t gai;
     uv_shutdown_t shutdown;
 
-    p2p_tcp_addr target; /* outbound: what was dialed */
-    uint64_t dial_deadline;
+    p2p_tcp_addr target;    /* outbound: what was dialed */
+    uint64_t dial_deadline; /* outbound: the whole dial's; inbound: the handshake's */
     p2p_peer_id peer;
     p2p_maddr remote; /* the remote TCP address (len 0 if unknown) */
 
@@ -184,6 +186,7 @@ struct host_conn {
     uint64_t last_pong; /* keepalive: when the last answer came (or the connection came up) */
     uint64_t last_activity, ping_sent;
     uint32_t ping_opaque;
+    rcmgr_conn rcm; /* what the resource manager counts for it; released when closing */
     char reason[HOST_REASON_MAX];
 };
 
@@ -231,12 +234,14 @@ host_conn *host_conn_newest(const p2p_host *h, const p2p_peer_id *peer);
  * excluding those closing. */
 size_t host_conn_slots(const p2p_host *h);
 
-/* Inbound connections still handshaking (not closing). */
-size_t host_pending_inbound(const p2p_host *h);
+/* Decides whether an accepted inbound connection may start its handshake: max_conns, then the
+ * resource manager, which may drop a pending connection to make room. Returns false after
+ * closing c (with the reason). */
+bool host_admit_inbound(host_conn *c);
 
-/* An inbound handshake ended (the connection came up or went): listeners held back at
- * max_pending_inbound accept again, from the service idle. */
-void host_accept_resume(p2p_host *h);
+/* Noise proved c's peer: counts it towards the peer's connections. Returns false after
+ * closing c if it is inbound and the peer has max_conns_per_peer already. */
+bool host_admit_peer(host_conn *c, const p2p_peer_id *peer);
 
 /* Queues a dial result for delivery from the loop (at once while the host is closing). */
 void host_defer(p2p_host *h, host_dial *d);

@@ -155,15 +155,34 @@ typedef struct {
     uint64_t write_stall_ms;       /* bytes waiting for the socket and none taken for this long:
                                       the peer is not reading, the connection is closed;
                                       default 30000 */
-    uint32_t max_pending_inbound;  /* inbound connections still handshaking; while that many
-                                      are, further ones wait in the listen backlog; default 64 */
+    uint32_t max_pending_inbound;  /* inbound connections still handshaking; at the limit a
+                                      newcomer still gets in, one pending connection is dropped
+                                      to make room (see below); default 64 */
+    /* Admission of strangers (the resource manager). An address is the /32 of an IPv4 peer or
+     * the /64 of an IPv6 one. Gateway-friendly: many phones behind one home router share an
+     * address, so the per-address limits are not tiny; a phone keeps the global ones small. */
+    uint32_t max_pending_per_ip; /* inbound connections still handshaking from one address;
+                                    default 16 */
+    uint32_t max_conns_per_ip;   /* inbound connections from one address, handshaking or up;
+                                    default 64 */
+    uint32_t max_conns_per_peer; /* connections of one peer id past Noise, both directions; an
+                                    inbound one beyond is closed right after Noise; default 4 */
+    uint64_t first_byte_ms;      /* an inbound connection that sends nothing for this long is
+                                    dropped (then handshake_timeout_ms applies); default 3000 */
 } p2p_host_config;
 
 /* How connections are counted: max_conns bounds the upgraded connections plus our outbound
  * dials in progress (a dial fails at once, and an inbound connection is refused, when they
  * reach it); closed connections that only flush their last bytes do not count. Inbound
- * connections that have not finished their handshake count only towards max_pending_inbound,
- * so that unauthenticated sockets can neither block our own dials nor take every slot. */
+ * connections that have not finished their handshake count only towards max_pending_inbound
+ * and their address's limits, so that unauthenticated sockets can neither block our own dials
+ * nor take every slot; our dials never count towards any address limit. When
+ * max_pending_inbound handshakes are pending, the host keeps accepting: from each address the
+ * newest pending connection that has sent nothing yet (else its newest) is a candidate, and
+ * the one whose address holds the most pending goes (ties: a silent one, then the oldest), which
+ * may be the newcomer itself. A peer id that has max_conns_per_peer connections gets no more
+ * inbound ones (our dials to it still go through). Every refusal is a P2P_EV_ERROR with the
+ * reason. */
 
 /* Fills c with the defaults above (key left NULL: the caller must set it). */
 void p2p_host_config_default(p2p_host_config *c);
