@@ -36,4 +36,11 @@ struct wasm_code {
 /* Frees one function's code (NULL is fine). */
 void wasm_code_free(struct wasm_code *code);
 
+/* codecheck.c: steps through the code of every compiled function of m by the
+ * operand counts of ops.h and checks that each step lands on an op and the
+ * last exactly at the end. Adds one to op_counts[op] (OP_COUNT_ entries, may
+ * be NULL) per op met. Returns false with a message at the first misstep.
+ * The compiler runs it on every module when assertions are on. */
+bool wasm_code_check(const wasm_module *m, uint32_t *op_counts, char *msg, size_t msglen);
+
 #endif
