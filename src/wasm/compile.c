@@ -37,7 +37,9 @@
  * instructions up to the next label. Falling into a label runs the FUEL op;
  * every branch jumps just past it and charges the count itself (the word
  * before any branch target is always a count), so a loop back-edge costs no
- * extra dispatch. Unreachable code is skipped, not emitted.
+ * extra dispatch. Unreachable code is skipped, not emitted. A call charges
+ * the entry block's count plus the locals the function zeroes (entry_fuel),
+ * so a function's prologue is paid for before it runs.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -45,6 +47,7 @@
 #include <string.h>
 
 #include "compile.h"
+#include "fuel.h"
 #include "ops.h"
 #include "reader.h"
 
@@ -2697,6 +2700,8 @@ static bool compile_func(const wasm_module *m, const void *const *h, uint32_t fi
         code->nresults = ft->nresults;
         code->frame_slots = fs;
         code->entry = entry;
+        uint64_t ef = (uint64_t)code->ops[OP_HW] + wasm_fuel_locals(fd->nlocals);
+        code->entry_fuel = ef > UINT32_MAX ? UINT32_MAX : (uint32_t)ef;
         code->nzero = nzero;
         code->func_index = fidx;
         c.code = NULL;

@@ -28,7 +28,10 @@ struct wasm_code {
     uint32_t nresults;    /* results, left in fp[0..nresults) on return */
     uint32_t frame_slots; /* params + locals + constant pool + max stack height */
     uint32_t entry;       /* where calls start: ops[0] is the entry block's FUEL op,
-                             which callers charge themselves */
+                             which callers charge themselves (as entry_fuel) */
+    uint32_t entry_fuel;  /* what a call charges before entering: the entry block's
+                             count plus the declared locals it zeroes (fuel.h); apart
+                             from the block count, as a loop may start at that block */
     uint32_t nzero;       /* nonzero: no prologue; callers zero fp[nparams..+WASM_CALL_ZERO) */
     uint32_t func_index;  /* index in the module's function space (for debugging) */
 };

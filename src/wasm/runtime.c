@@ -357,12 +357,17 @@ wasm_table *wasm_table_new(wasm_store *store, wasm_valtype elem, uint32_t min, b
     return t;
 }
 
+bool wasm_table_grow_fits(const wasm_table *table, uint32_t delta)
+{
+    return (uint64_t)table->size + delta <= table->max;
+}
+
 int64_t wasm_table_grow(wasm_table *table, uint32_t delta, void *init)
 {
     uint32_t old = table->size;
     if (delta == 0)
         return old;
-    if ((uint64_t)old + delta > table->max)
+    if (!wasm_table_grow_fits(table, delta))
         return -1;
     uint32_t n = old + delta;
     void **e = realloc(table->elems, (size_t)n * sizeof *e);
@@ -449,17 +454,21 @@ uint8_t *wasm_memory_data(wasm_memory *memory)
     return memory->data;
 }
 
+bool wasm_memory_grow_fits(const wasm_memory *memory, uint32_t delta)
+{
+    uint64_t pages = (uint64_t)memory->pages + delta;
+    return pages <= memory->max_pages && pages <= 65536 && pages * WASM_PAGE_SIZE <= SIZE_MAX;
+}
+
 int64_t wasm_memory_grow(wasm_memory *memory, uint32_t delta)
 {
     uint32_t old = memory->pages;
     if (delta == 0)
         return old;
+    if (!wasm_memory_grow_fits(memory, delta))
+        return -1;
     uint64_t pages = (uint64_t)old + delta;
-    if (pages > memory->max_pages || pages > 65536)
-        return -1;
     uint64_t bytes = pages * WASM_PAGE_SIZE;
-    if (bytes > SIZE_MAX)
-        return -1;
     uint8_t *d = realloc(memory->data, (size_t)bytes);
     if (!d)
         return -1;

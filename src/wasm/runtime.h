@@ -99,6 +99,11 @@ bool wasm_call_host(wasm_func *func, uint64_t *slots, wasm_error *err);
  * old size or -1 past its cap. */
 int64_t wasm_table_grow(wasm_table *table, uint32_t delta, void *init);
 
+/* runtime.c: whether growing by delta stays within the caps, the one check the
+ * grows make before allocating (so the interpreter can charge in between). */
+bool wasm_table_grow_fits(const wasm_table *table, uint32_t delta);
+bool wasm_memory_grow_fits(const wasm_memory *memory, uint32_t delta);
+
 /* Fills err as a trap of the given kind with the spec's message. Returns WASM_ERR_TRAP. */
 wasm_status wasm_trap_set(wasm_error *err, wasm_trap trap);
 
