@@ -332,6 +332,7 @@ static wasm_table *table_make(const wasm_store *store, uint8_t elem, wasm_lim li
         return NULL;
     }
     t->size = lim.min;
+    t->cap = lim.min;
     t->max =
         lim.has_max && lim.max < store->lim.max_table_size ? lim.max : store->lim.max_table_size;
     t->type.elem = elem;
@@ -370,12 +371,23 @@ int64_t wasm_table_grow(wasm_table *table, uint32_t delta, void *init)
     if (!wasm_table_grow_fits(table, delta))
         return -1;
     uint32_t n = old + delta;
-    void **e = realloc(table->elems, (size_t)n * sizeof *e);
-    if (!e)
-        return -1;
+    if (n > table->cap) {
+        /* doubling keeps realloc's copying proportional to the growth */
+        uint64_t cap = (uint64_t)table->cap * 2 > n ? (uint64_t)table->cap * 2 : n;
+        if (cap > table->max)
+            cap = table->max; /* fits() checked n against it */
+        void **e = realloc(table->elems, (size_t)cap * sizeof *e);
+        if (!e && cap > n) {
+            cap = n;
+            e = realloc(table->elems, (size_t)cap * sizeof *e);
+        }
+        if (!e)
+            return -1;
+        table->elems = e;
+        table->cap = (uint32_t)cap;
+    }
     for (uint32_t i = old; i < n; i++)
-        e[i] = init;
-    table->elems = e;
+        table->elems[i] = init;
     table->size = n;
     table->type.lim.min = n;
     return old;
@@ -416,6 +428,7 @@ static wasm_memory *memory_make(const wasm_store *store, wasm_lim lim, wasm_erro
         return NULL;
     }
     m->bytes = bytes;
+    m->cap = bytes;
     m->pages = lim.min;
     m->max_pages = lim.has_max && lim.max < store->lim.max_pages ? lim.max : store->lim.max_pages;
     m->lim = lim;
@@ -469,11 +482,26 @@ int64_t wasm_memory_grow(wasm_memory *memory, uint32_t delta)
         return -1;
     uint64_t pages = (uint64_t)old + delta;
     uint64_t bytes = pages * WASM_PAGE_SIZE;
-    uint8_t *d = realloc(memory->data, (size_t)bytes);
-    if (!d)
-        return -1;
-    memset(d + memory->bytes, 0, (size_t)(bytes - memory->bytes));
-    memory->data = d;
+    if (bytes > memory->cap) {
+        /* realloc may copy everything (ASan's always does): doubling keeps the
+         * copying proportional to the pages grown, which fuel pays for */
+        uint64_t top = (uint64_t)memory->max_pages * WASM_PAGE_SIZE;
+        uint64_t cap = memory->cap * 2 > bytes ? memory->cap * 2 : bytes;
+        if (cap > top)
+            cap = top; /* fits() checked bytes against top and SIZE_MAX */
+        if (cap > SIZE_MAX)
+            cap = bytes;
+        uint8_t *d = realloc(memory->data, (size_t)cap);
+        if (!d && cap > bytes) {
+            cap = bytes; /* no room to spare: the exact size may still fit */
+            d = realloc(memory->data, (size_t)cap);
+        }
+        if (!d)
+            return -1;
+        memory->data = d;
+        memory->cap = cap;
+    }
+    memset(memory->data + memory->bytes, 0, (size_t)(bytes - memory->bytes));
     memory->bytes = bytes;
     memory->pages = (uint32_t)pages;
     memory->lim.min = (uint32_t)pages;

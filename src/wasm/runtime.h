@@ -31,6 +31,8 @@ struct wasm_func {
 struct wasm_memory {
     uint8_t *data;  /* `bytes` bytes, zero-initialised */
     uint64_t bytes; /* pages * WASM_PAGE_SIZE */
+    uint64_t cap;   /* bytes allocated at data: grows at least double it, so that a
+                       loop of small grows copies linear, not quadratic, bytes */
     uint32_t pages;
     uint32_t max_pages; /* effective cap: min(declared max, store max_pages) */
     wasm_lim lim;       /* declared limits (current min = pages), for import matching */
@@ -39,6 +41,7 @@ struct wasm_memory {
 struct wasm_table {
     void **elems; /* size refs */
     uint32_t size;
+    uint32_t cap;        /* refs allocated at elems: grows at least double it (as memories) */
     uint32_t max;        /* effective cap: min(declared max, store max_table_size) */
     wasm_tabletype type; /* declared type (lim.min tracks current size) */
 };

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Fuel bounds all work: with `swarm run --fuel 10000000`, loops over memory.fill (1 GiB and
-# 4 MiB), memory.copy (512 MiB and 4 MiB), table.fill (1M entries), memory.grow and a call
-# into a function with 40,000 locals each trap out of fuel, using exactly the fuel given,
-# within 50x the wall time of a plain counting loop on the same fuel (measured here, best of a
-# few runs each, so a noisy machine slows both sides).
+# 4 MiB), memory.copy (512 MiB and 4 MiB), table.fill (1M entries), memory.grow and table.grow
+# (one page or element at a time) and a call into a function with 40,000 locals each trap out
+# of fuel, using exactly the fuel given, within 50x the wall time of a plain counting loop on
+# the same fuel (measured here, best of a few runs each, so a noisy machine slows both sides).
 #
 # usage: test_fuel.sh [PATH/TO/swarm]       (default: build/swarm)
 # Exits 77 (CTest's "skipped") when wat2wasm is not installed.
@@ -104,6 +104,12 @@ wat memory_grow <<'EOF'
   (func (export "execute") (loop $l (drop (memory.grow (i32.const 1))) (br $l))))
 EOF
 
+# grows of one page or element at a time: the engine's reallocation must stay linear too
+wat table_grow <<'EOF'
+(module (table 0 funcref)
+  (func (export "execute") (loop $l (drop (table.grow 0 (ref.null func) (i32.const 1))) (br $l))))
+EOF
+
 locals=$(printf ' i64%.0s' $(seq 40000))
 wat locals_40k <<EOF
 (module
@@ -123,7 +129,7 @@ fi
 passed=$((passed + 1))
 echo "counting loop: $base ms for $fuel units"
 
-for name in fill_1g copy_512m fill_4m copy_4m table_fill_1m memory_grow locals_40k; do
+for name in fill_1g copy_512m fill_4m copy_4m table_fill_1m memory_grow table_grow locals_40k; do
     ms=$(best_ms "$name")
     if [ "$ms" = fail ]; then
         failed=$((failed + 1))
