@@ -37,12 +37,17 @@
  * instructions up to the next label. Falling into a label runs the FUEL op;
  * every branch jumps just past it and charges the count itself (the word
  * before any branch target is always a count), so a loop back-edge costs no
- * extra dispatch. Unreachable code is skipped, not emitted.
+ * extra dispatch. Unreachable code is skipped, not emitted. A call charges
+ * the entry block's count plus the locals the function zeroes (entry_fuel),
+ * so a function's prologue is paid for before it runs.
  */
+#include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compile.h"
+#include "fuel.h"
 #include "ops.h"
 #include "reader.h"
 
@@ -375,11 +380,20 @@ static uint32_t put_site(comp *c)
     return at;
 }
 
-/* Ends an unconditional sequence and places a jump target after it: the
- * count word (never executed) that branches to it charge. */
+/* The count word of a jump target that follows unconditional code, which
+ * charges nothing: branches jump past it and read its 0. It comes as a whole
+ * FUEL op (never run) rather than a bare word so that the code stays a
+ * sequence of ops for anything that steps through it (codecheck.c). */
+static void put_dead_count(comp *c)
+{
+    put_op(c, OP_FUEL);
+    put(c, 0);
+}
+
+/* Ends an unconditional sequence and places a jump target after it. */
 static void bind_site(comp *c, uint32_t site)
 {
-    put(c, 0);
+    put_dead_count(c);
     patch(c, site, pos(c));
     peep_reset(c);
 }
@@ -1681,7 +1695,7 @@ static void emit_br_table(comp *c, const uint32_t *labels, uint32_t n)
         if (!(t->kind == C_FUNC || !carry_in_place(c, t, arity)))
             continue;
         if (t->stub_mark != mark) {
-            put(c, 0); /* count word: stubs charge nothing */
+            put_dead_count(c); /* stubs charge nothing */
             t->stub = pos(c);
             t->stub_mark = mark;
             emit_br(c, t);
@@ -2686,6 +2700,8 @@ static bool compile_func(const wasm_module *m, const void *const *h, uint32_t fi
         code->nresults = ft->nresults;
         code->frame_slots = fs;
         code->entry = entry;
+        uint64_t ef = (uint64_t)code->ops[OP_HW] + wasm_fuel_locals(fd->nlocals);
+        code->entry_fuel = ef > UINT32_MAX ? UINT32_MAX : (uint32_t)ef;
         code->nzero = nzero;
         code->func_index = fidx;
         c.code = NULL;
@@ -2728,6 +2744,16 @@ bool wasm_compile(wasm_module *m, wasm_error *err)
         if (!compile_func(m, h, i, m->funcs[i].code, err))
             goto fail_keep_err;
     }
+#ifndef NDEBUG
+    {
+        /* ops.h's operand counts must describe exactly what was emitted */
+        char why[160];
+        bool in_step = wasm_code_check(m, NULL, why, sizeof why);
+        if (!in_step)
+            fprintf(stderr, "wasm_compile: %s\n", why);
+        assert(in_step);
+    }
+#endif
     return true;
 fail:
     wasm_fail(err, WASM_ERR_NOMEM, 0, "out of memory compiling module");

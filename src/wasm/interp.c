@@ -18,7 +18,10 @@
  *
  * Fuel is charged per basic block: by FUEL ops, by every taken branch (the
  * word before a branch target holds the target block's count) and by calls
- * (a function's entry block count).
+ * (a function's entry block count plus its locals, see fuel.h). The bulk
+ * memory and table ops and the grows also charge for their length, after the
+ * bounds or limits check and before any work: a trap for bad bounds does not
+ * depend on the fuel left, and running out of fuel leaves memory untouched.
  *
  * Numeric semantics follow the spec exactly and avoid undefined behaviour in C
  * for every input: integer arithmetic is unsigned, shift counts are masked,
@@ -36,6 +39,7 @@
 #include <string.h>
 
 #include "compile.h"
+#include "fuel.h"
 #include "ops.h"
 #include "runtime.h"
 
@@ -404,22 +408,22 @@ do_return:
     DISPATCH();
 
 /* Pushes the return record and enters callee's frame at nfp (no instance switch). */
-#define ENTER()                                                                              \
-    do {                                                                                     \
-        /* the record must fit above csp_min, the frame below the record */                  \
-        if (UNLIKELY((size_t)(csp - cold.csp_min) < WASM_FRAME_REC ||                        \
-                     (size_t)(csp - nfp) < (size_t)callee->frame_slots + WASM_FRAME_REC))    \
-            TRAP(WASM_TRAP_STACK_EXHAUSTED);                                                 \
-        CHARGE(callee->ops[OP_HW]); /* the entry block; execution starts past its FUEL op */ \
-        csp -= WASM_FRAME_REC;                                                               \
-        csp[0] = (uint64_t)(uintptr_t)ret_ip;                                                \
-        csp[1] = (uint64_t)(uintptr_t)fp;                                                    \
-        csp[2] = (uint64_t)(uintptr_t)inst;                                                  \
-        csp[3] = (uint64_t)(uintptr_t)cold.memo;                                             \
-        if (callee->nzero)                                                                   \
-            memset(nfp + callee->nparams, 0, WASM_CALL_ZERO * sizeof *nfp);                  \
-        fp = nfp;                                                                            \
-        ip = callee->ops + callee->entry;                                                    \
+#define ENTER()                                                                           \
+    do {                                                                                  \
+        /* the record must fit above csp_min, the frame below the record */               \
+        if (UNLIKELY((size_t)(csp - cold.csp_min) < WASM_FRAME_REC ||                     \
+                     (size_t)(csp - nfp) < (size_t)callee->frame_slots + WASM_FRAME_REC)) \
+            TRAP(WASM_TRAP_STACK_EXHAUSTED);                                              \
+        CHARGE(callee->entry_fuel); /* the entry block and locals, before zeroing them */ \
+        csp -= WASM_FRAME_REC;                                                            \
+        csp[0] = (uint64_t)(uintptr_t)ret_ip;                                             \
+        csp[1] = (uint64_t)(uintptr_t)fp;                                                 \
+        csp[2] = (uint64_t)(uintptr_t)inst;                                               \
+        csp[3] = (uint64_t)(uintptr_t)cold.memo;                                          \
+        if (callee->nzero)                                                                \
+            memset(nfp + callee->nparams, 0, WASM_CALL_ZERO * sizeof *nfp);               \
+        fp = nfp;                                                                         \
+        ip = callee->ops + callee->entry;                                                 \
     } while (0)
 L_CALL:
     /* a function of this module: same instance */
@@ -717,7 +721,15 @@ L_MEMORY_SIZE:
     S(0) = (uint32_t)(msize / WASM_PAGE_SIZE);
     NEXT(1);
 L_MEMORY_GROW : {
-    int64_t old = wasm_memory_grow(inst->mems[0], (uint32_t)S(1));
+    /* a grow the limits refuse does nothing, so it costs nothing more; whether
+     * the host then finds the memory does not change what was charged */
+    wasm_memory *m = inst->mems[0];
+    uint32_t delta = (uint32_t)S(1);
+    int64_t old = -1;
+    if (wasm_memory_grow_fits(m, delta)) {
+        CHARGE((uint64_t)delta * WASM_FUEL_PAGE);
+        old = wasm_memory_grow(m, delta);
+    }
     S(0) = (uint32_t)(int32_t)old;
     LOAD_MEM();
     NEXT(2);
@@ -727,6 +739,7 @@ L_MEMORY_INIT : {
     uint64_t d = (uint32_t)S(1), s = (uint32_t)S(2), n = (uint32_t)S(3);
     if (UNLIKELY(s + n > inst->data_len[seg] || d + n > msize))
         TRAP(WASM_TRAP_MEMORY_OOB);
+    CHARGE(2 * wasm_fuel_bytes(n)); /* reads n, writes n */
     if (n)
         memcpy(mem + d, inst->module->datas[seg].bytes + s, (size_t)n);
     NEXT(4);
@@ -738,6 +751,7 @@ L_MEMORY_COPY : {
     uint64_t d = (uint32_t)S(0), s = (uint32_t)S(1), n = (uint32_t)S(2);
     if (UNLIKELY(d + n > msize || s + n > msize))
         TRAP(WASM_TRAP_MEMORY_OOB);
+    CHARGE(2 * wasm_fuel_bytes(n)); /* reads n, writes n */
     if (n)
         memmove(mem + d, mem + s, (size_t)n);
     NEXT(3);
@@ -746,6 +760,7 @@ L_MEMORY_FILL : {
     uint64_t d = (uint32_t)S(0), n = (uint32_t)S(2);
     if (UNLIKELY(d + n > msize))
         TRAP(WASM_TRAP_MEMORY_OOB);
+    CHARGE(wasm_fuel_bytes(n));
     if (n)
         memset(mem + d, (uint8_t)S(1), (size_t)n);
     NEXT(3);
@@ -772,7 +787,14 @@ L_TABLE_SIZE:
     S(0) = inst->tables[I(1)]->size;
     NEXT(2);
 L_TABLE_GROW : {
-    int64_t old = wasm_table_grow(inst->tables[I(1)], (uint32_t)S(3), (void *)(uintptr_t)S(2));
+    /* as memory.grow: refused grows cost nothing more */
+    wasm_table *t = inst->tables[I(1)];
+    uint32_t delta = (uint32_t)S(3);
+    int64_t old = -1;
+    if (wasm_table_grow_fits(t, delta)) {
+        CHARGE((uint64_t)delta * WASM_FUEL_ELEM);
+        old = wasm_table_grow(t, delta, (void *)(uintptr_t)S(2));
+    }
     S(0) = (uint32_t)(int32_t)old;
     NEXT(4);
 }
@@ -782,6 +804,7 @@ L_TABLE_FILL : {
     void *v = (void *)(uintptr_t)S(2);
     if (UNLIKELY(i + n > t->size))
         TRAP(WASM_TRAP_TABLE_OOB);
+    CHARGE(n * WASM_FUEL_ELEM);
     for (uint64_t k = 0; k < n; k++)
         t->elems[i + k] = v;
     NEXT(4);
@@ -791,6 +814,7 @@ L_TABLE_COPY : {
     uint64_t d = (uint32_t)S(2), s = (uint32_t)S(3), n = (uint32_t)S(4);
     if (UNLIKELY(d + n > dt->size || s + n > st->size))
         TRAP(WASM_TRAP_TABLE_OOB);
+    CHARGE(n * WASM_FUEL_ELEM);
     if (n)
         memmove(dt->elems + d, st->elems + s, (size_t)n * sizeof(void *));
     NEXT(5);
@@ -801,6 +825,7 @@ L_TABLE_INIT : {
     uint64_t d = (uint32_t)S(2), s = (uint32_t)S(3), n = (uint32_t)S(4);
     if (UNLIKELY(s + n > inst->elem_len[seg] || d + n > t->size))
         TRAP(WASM_TRAP_TABLE_OOB);
+    CHARGE(n * WASM_FUEL_ELEM);
     if (n)
         memcpy(t->elems + d, inst->elem_refs[seg] + s, (size_t)n * sizeof(void *));
     NEXT(5);
@@ -1516,7 +1541,7 @@ wasm_status wasm_interp_call(wasm_store *store, wasm_func *func, uint64_t *slots
     store->depth = depth0 + 1;
     store->host_depth++;
     wasm_status st =
-        run(store, func->inst, code->ops + code->entry, fp, csp, code->ops[OP_HW], err, NULL);
+        run(store, func->inst, code->ops + code->entry, fp, csp, code->entry_fuel, err, NULL);
     store->host_depth--;
     store->depth = depth0;
     if (st == WASM_OK)

@@ -17,6 +17,8 @@
  *
  * The list is an X-macro so that compile.c and interp.c cannot drift apart:
  * X(name, operand words after the handler, register its result is left in).
+ * The operand words are checked against the emitted code by
+ * wasm_code_check (codecheck.c), on every module when assertions are on.
  */
 #ifndef SWARM_WASM_OPS_H
 #define SWARM_WASM_OPS_H
@@ -51,7 +53,7 @@
     /* control */                                                                                  \
     X(UNREACHABLE, 0, RN)                                                                          \
     X(EXIT, 0, RN)    /* leave the interpreter: the entry frame returned */                        \
-    X(FUEL, 1, RN)    /* imm: charge imm units */                                                  \
+    X(FUEL, 1, RN)    /* imm: charge imm units (0 and never run after unconditional code) */       \
     X(BR, 1, RN)      /* off: branches charge the count word before their target */                \
     X(BR_NZ, 2, RN)   /* a off: branch if i32 a != 0 */                                            \
     X(BR_Z, 2, RN)    /* a off: branch if i32 a == 0 */                                            \
@@ -120,9 +122,9 @@
     /* scaled-index addresses, folded into loads and stores (d|v first, offset last):              \
      * _X a b k imm: (u32)(a + (b << k) + imm); _XN b k imm: (u32)((b << k) + imm);                \
      * _XS a b imm: (u32)(a - b + imm); LEA* d ... computes the same sum into d */                 \
-    X(LEA, 4, RI)                                                                                  \
-    X(LEA_N, 3, RI)                                                                                \
-    X(LEA_S, 3, RI)                                                                                \
+    X(LEA, 5, RI)   /* d a b k imm */                                                              \
+    X(LEA_N, 4, RI) /* d b k imm */                                                                \
+    X(LEA_S, 4, RI) /* d a b imm */                                                                \
     WASM_XMEM(WASM_OPS_XMEM, X)                                                                    \
     X(MEMORY_SIZE, 1, RN) /* d */                                                                  \
     X(MEMORY_GROW, 2, RN) /* d a */                                                                \

@@ -332,6 +332,7 @@ static wasm_table *table_make(const wasm_store *store, uint8_t elem, wasm_lim li
         return NULL;
     }
     t->size = lim.min;
+    t->cap = lim.min;
     t->max =
         lim.has_max && lim.max < store->lim.max_table_size ? lim.max : store->lim.max_table_size;
     t->type.elem = elem;
@@ -357,20 +358,36 @@ wasm_table *wasm_table_new(wasm_store *store, wasm_valtype elem, uint32_t min, b
     return t;
 }
 
+bool wasm_table_grow_fits(const wasm_table *table, uint32_t delta)
+{
+    return (uint64_t)table->size + delta <= table->max;
+}
+
 int64_t wasm_table_grow(wasm_table *table, uint32_t delta, void *init)
 {
     uint32_t old = table->size;
     if (delta == 0)
         return old;
-    if ((uint64_t)old + delta > table->max)
+    if (!wasm_table_grow_fits(table, delta))
         return -1;
     uint32_t n = old + delta;
-    void **e = realloc(table->elems, (size_t)n * sizeof *e);
-    if (!e)
-        return -1;
+    if (n > table->cap) {
+        /* doubling keeps realloc's copying proportional to the growth */
+        uint64_t cap = (uint64_t)table->cap * 2 > n ? (uint64_t)table->cap * 2 : n;
+        if (cap > table->max)
+            cap = table->max; /* fits() checked n against it */
+        void **e = realloc(table->elems, (size_t)cap * sizeof *e);
+        if (!e && cap > n) {
+            cap = n;
+            e = realloc(table->elems, (size_t)cap * sizeof *e);
+        }
+        if (!e)
+            return -1;
+        table->elems = e;
+        table->cap = (uint32_t)cap;
+    }
     for (uint32_t i = old; i < n; i++)
-        e[i] = init;
-    table->elems = e;
+        table->elems[i] = init;
     table->size = n;
     table->type.lim.min = n;
     return old;
@@ -411,6 +428,7 @@ static wasm_memory *memory_make(const wasm_store *store, wasm_lim lim, wasm_erro
         return NULL;
     }
     m->bytes = bytes;
+    m->cap = bytes;
     m->pages = lim.min;
     m->max_pages = lim.has_max && lim.max < store->lim.max_pages ? lim.max : store->lim.max_pages;
     m->lim = lim;
@@ -449,22 +467,41 @@ uint8_t *wasm_memory_data(wasm_memory *memory)
     return memory->data;
 }
 
+bool wasm_memory_grow_fits(const wasm_memory *memory, uint32_t delta)
+{
+    uint64_t pages = (uint64_t)memory->pages + delta;
+    return pages <= memory->max_pages && pages <= 65536 && pages * WASM_PAGE_SIZE <= SIZE_MAX;
+}
+
 int64_t wasm_memory_grow(wasm_memory *memory, uint32_t delta)
 {
     uint32_t old = memory->pages;
     if (delta == 0)
         return old;
+    if (!wasm_memory_grow_fits(memory, delta))
+        return -1;
     uint64_t pages = (uint64_t)old + delta;
-    if (pages > memory->max_pages || pages > 65536)
-        return -1;
     uint64_t bytes = pages * WASM_PAGE_SIZE;
-    if (bytes > SIZE_MAX)
-        return -1;
-    uint8_t *d = realloc(memory->data, (size_t)bytes);
-    if (!d)
-        return -1;
-    memset(d + memory->bytes, 0, (size_t)(bytes - memory->bytes));
-    memory->data = d;
+    if (bytes > memory->cap) {
+        /* realloc may copy everything (ASan's always does): doubling keeps the
+         * copying proportional to the pages grown, which fuel pays for */
+        uint64_t top = (uint64_t)memory->max_pages * WASM_PAGE_SIZE;
+        uint64_t cap = memory->cap * 2 > bytes ? memory->cap * 2 : bytes;
+        if (cap > top)
+            cap = top; /* fits() checked bytes against top and SIZE_MAX */
+        if (cap > SIZE_MAX)
+            cap = bytes;
+        uint8_t *d = realloc(memory->data, (size_t)cap);
+        if (!d && cap > bytes) {
+            cap = bytes; /* no room to spare: the exact size may still fit */
+            d = realloc(memory->data, (size_t)cap);
+        }
+        if (!d)
+            return -1;
+        memory->data = d;
+        memory->cap = cap;
+    }
+    memset(memory->data + memory->bytes, 0, (size_t)(bytes - memory->bytes));
     memory->bytes = bytes;
     memory->pages = (uint32_t)pages;
     memory->lim.min = (uint32_t)pages;

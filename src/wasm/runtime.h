@@ -31,6 +31,8 @@ struct wasm_func {
 struct wasm_memory {
     uint8_t *data;  /* `bytes` bytes, zero-initialised */
     uint64_t bytes; /* pages * WASM_PAGE_SIZE */
+    uint64_t cap;   /* bytes allocated at data: grows at least double it, so that a
+                       loop of small grows copies linear, not quadratic, bytes */
     uint32_t pages;
     uint32_t max_pages; /* effective cap: min(declared max, store max_pages) */
     wasm_lim lim;       /* declared limits (current min = pages), for import matching */
@@ -39,6 +41,7 @@ struct wasm_memory {
 struct wasm_table {
     void **elems; /* size refs */
     uint32_t size;
+    uint32_t cap;        /* refs allocated at elems: grows at least double it (as memories) */
     uint32_t max;        /* effective cap: min(declared max, store max_table_size) */
     wasm_tabletype type; /* declared type (lim.min tracks current size) */
 };
@@ -98,6 +101,11 @@ bool wasm_call_host(wasm_func *func, uint64_t *slots, wasm_error *err);
 /* runtime.c: grows a table by delta entries filled with init; returns the
  * old size or -1 past its cap. */
 int64_t wasm_table_grow(wasm_table *table, uint32_t delta, void *init);
+
+/* runtime.c: whether growing by delta stays within the caps, the one check the
+ * grows make before allocating (so the interpreter can charge in between). */
+bool wasm_table_grow_fits(const wasm_table *table, uint32_t delta);
+bool wasm_memory_grow_fits(const wasm_memory *memory, uint32_t delta);
 
 /* Fills err as a trap of the given kind with the spec's message. Returns WASM_ERR_TRAP. */
 wasm_status wasm_trap_set(wasm_error *err, wasm_trap trap);

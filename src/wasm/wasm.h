@@ -152,6 +152,18 @@ wasm_valtype wasm_functype_result(const wasm_functype *type, uint32_t i);
 
 /* ---- stores and limits ------------------------------------------------ */
 
+/* Fuel. Every wasm instruction costs one unit, and work whose size an operand
+ * or the module chooses costs in proportion to it (docs/ARCHITECTURE.md has the
+ * table): memory.fill n bytes ceil(n/64) units; memory.copy and memory.init
+ * 2 * ceil(n/64); memory.grow 16,384 per page; table.fill, table.copy,
+ * table.init and table.grow 1 per element; a call ceil(declared locals / 8) on
+ * top of its instructions. Bounds are checked first (a bad range traps without
+ * charging), a grow the limits refuse returns -1 without charging, and every
+ * other charge is made before the work: when the fuel left is short the call
+ * traps WASM_TRAP_OUT_OF_FUEL with memory and tables untouched and no fuel
+ * left. Costs depend only on the module and its inputs, so the same call uses
+ * the same fuel on every machine. */
+
 typedef struct wasm_limits {
     uint64_t fuel;           /* fuel for all calls in the store; 0 = unlimited */
     uint32_t max_pages;      /* upper bound on any memory's size in 64 KiB pages; 0 = 65536 */
