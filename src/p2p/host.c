@@ -25,6 +25,8 @@ void p2p_host_config_default(p2p_host_config *c)
     c->keepalive_ms = 15000;
     c->write_stall_ms = 30000;
     c->max_pending_inbound = 64;
+    c->conn_mem_budget = 8u << 20;
+    c->host_mem_budget = 64u << 20;
 }
 
 void host_emit(p2p_host *h, const p2p_event *ev)
@@ -350,6 +352,11 @@ int p2p_host_new(uv_loop_t *loop, const p2p_host_config *cfg, p2p_event_cb on_ev
         h->cfg.write_stall_ms = def.write_stall_ms;
     if (!h->cfg.max_pending_inbound)
         h->cfg.max_pending_inbound = def.max_pending_inbound;
+    if (!h->cfg.conn_mem_budget)
+        h->cfg.conn_mem_budget = def.conn_mem_budget;
+    if (!h->cfg.host_mem_budget)
+        h->cfg.host_mem_budget = def.host_mem_budget;
+    h->mem.limit = h->cfg.host_mem_budget;
     h->on_event = on_event;
     h->user = user;
     h->deferred_tail = &h->deferred;

@@ -157,6 +157,12 @@ typedef struct {
                                       default 30000 */
     uint32_t max_pending_inbound;  /* inbound connections still handshaking; while that many
                                       are, further ones wait in the listen backlog; default 64 */
+    /* Memory that peers can make the host keep: bytes queued on streams (not yet sent) plus
+     * bytes received on streams and not yet taken by the application (paused streams). A write
+     * beyond a budget comes up short; received data beyond one resets its stream (the
+     * connection and its other streams go on). See docs/PROTOCOL.md, "Memory". */
+    size_t conn_mem_budget; /* per connection; default 8 MiB */
+    size_t host_mem_budget; /* over all connections; default 64 MiB */
 } p2p_host_config;
 
 /* How connections are counted: max_conns bounds the upgraded connections plus our outbound
@@ -167,6 +173,15 @@ typedef struct {
 
 /* Fills c with the defaults above (key left NULL: the caller must set it). */
 void p2p_host_config_default(p2p_host_config *c);
+
+/* What the host holds now, for monitoring and tests. */
+typedef struct {
+    size_t conns;      /* connections in any stage, closing ones included */
+    size_t streams;    /* Yamux streams open, over all connections */
+    size_t mem_queued; /* bytes queued on streams, not yet sent */
+    size_t mem_held;   /* bytes received on streams, not yet taken by the application; with
+                          mem_queued, what host_mem_budget bounds */
+} p2p_host_stats;
 
 typedef enum {
     P2P_EV_LISTENING,    /* addr: a listen address as bound (a wildcard stays 0.0.0.0 or ::;
@@ -208,6 +223,9 @@ void p2p_host_close(p2p_host *h, void (*done)(void *user), void *user);
 
 /* The host's peer id. */
 const p2p_peer_id *p2p_host_id(const p2p_host *h);
+
+/* Fills out with the host's current counts and memory use (see p2p_host_stats). */
+void p2p_host_get_stats(const p2p_host *h, p2p_host_stats *out);
 
 /* Listens on a TCP multiaddr (port 0 picks a free port). Emits P2P_EV_LISTENING before it
  * returns 0. */
