@@ -764,7 +764,8 @@ int yamux_unread(yamux_stream *st, const uint8_t *p, size_t n)
             return -1;
         }
         buf_append(&nb, p, n);
-        buf_append(&nb, st->rbuf.data + st->roff, h);
+        if (h)
+            buf_append(&nb, st->rbuf.data + st->roff, h);
         buf_free(&st->rbuf);
         st->rbuf = nb;
         st->roff = 0;
