@@ -160,7 +160,8 @@ typedef struct {
     /* Memory that peers can make the host keep: bytes queued on streams (not yet sent) plus
      * bytes received on streams and not yet taken by the application (paused streams). A write
      * beyond a budget comes up short; received data beyond one resets its stream (the
-     * connection and its other streams go on). See docs/PROTOCOL.md, "Memory". */
+     * connection and its other streams go on). See docs/PROTOCOL.md, Yamux, "Flow control and
+     * memory". */
     size_t conn_mem_budget; /* per connection; default 8 MiB */
     size_t host_mem_budget; /* over all connections; default 64 MiB */
 } p2p_host_config;
@@ -291,12 +292,16 @@ typedef struct {
 void p2p_stream_set_cbs(p2p_stream *s, const p2p_stream_cbs *cbs, void *user);
 
 /* Queues up to n bytes for the peer and returns how many were taken: fewer than n when the
- * stream's send queue (256 KiB) or its connection's budget (8 MiB) is full (on_writable
- * follows), -1 if the stream can no longer send (closed for writing, reset, connection gone). */
+ * stream's send queue (256 KiB) or a memory budget (conn_mem_budget, host_mem_budget) is full
+ * (on_writable follows), -1 if the stream can no longer send (closed for writing, reset, connection
+ * gone). */
 ssize_t p2p_stream_write(p2p_stream *s, const void *p, size_t n);
 
 /* Stops (paused = true) or restarts delivery of on_data. While paused the peer's window is not
- * replenished, so a slow reader slows the writer and buffers stay bounded. */
+ * replenished, so a slow reader slows the writer. What arrives meanwhile (at most the window)
+ * is held and counted against the memory budgets: data that would exceed one resets the
+ * stream (on_close says so). So pause to read more slowly, not to wait for something the peer
+ * controls (such as room to answer it). */
 void p2p_stream_pause(p2p_stream *s, bool paused);
 
 /* Half-closes: sends FIN after the queued bytes. Reading goes on until on_eof. */

@@ -36,11 +36,11 @@
 /* ---- the attack ---------------------------------------------------------------------------- */
 
 /* Opens NSTREAMS ping streams on r, pings on each until the host's output must have stalled
- * (we read nothing), then sends every stream what is left of its window. The rounds of pings
- * are paced: a burst of pings on one stream (more than 256 bytes ahead of the echoes) was
- * always reset; one ping per stream per round is what an honest peer with many streams
- * sends. Returns -1 if the
- * host closed the connection. */
+ * (we read nothing), then sends every stream what is left of its window. Returns -1 if the
+ * host closed the connection. The rounds are paced so that each read of the host sees about
+ * one ping per stream, as from an honest peer with many streams: the old handler reset a
+ * stream whose pings it got in a burst (more than 256 bytes ahead of the echoes), so only a
+ * paced attack made it pause every stream. */
 static int ping_attack(raw *r)
 {
     static uint32_t sent[NSTREAMS];
