@@ -412,6 +412,9 @@ static void conn_tick(host_conn *c)
     }
     if (c->rbuf.len == 0 && c->rbuf.cap > HOST_RBUF_IDLE_KEEP)
         buf_free(&c->rbuf); /* the next read allocates again */
+    /* writers that waited on the host's memory budget, which other connections drained */
+    if (yamux_want_write(c->ymx))
+        c->want_flush = true;
     stream_check_deadlines(c, now);
 }
 
@@ -549,6 +552,8 @@ static void conn_go_up(host_conn *c)
     yamux_config yc;
     yamux_config_default(&yc);
     yc.max_streams = h->cfg.max_streams;
+    yc.session_budget = h->cfg.conn_mem_budget;
+    yc.pool = &h->mem;
     c->ymx = yamux_new(!c->inbound, &yc, &stream_yamux_cbs, c);
     if (!c->ymx) {
         conn_close(c, false, "out of memory");

@@ -37,6 +37,8 @@ void p2p_host_config_default(p2p_host_config *c)
     c->max_conns_per_ip = 64;
     c->max_conns_per_peer = 4;
     c->first_byte_ms = 3000;
+    c->conn_mem_budget = 8u << 20;
+    c->host_mem_budget = 64u << 20;
 }
 
 void host_emit(p2p_host *h, const p2p_event *ev)
@@ -397,6 +399,11 @@ int p2p_host_new(uv_loop_t *loop, const p2p_host_config *cfg, p2p_event_cb on_ev
         h->cfg.max_conns_per_peer = def.max_conns_per_peer;
     if (!h->cfg.first_byte_ms)
         h->cfg.first_byte_ms = def.first_byte_ms;
+    if (!h->cfg.conn_mem_budget)
+        h->cfg.conn_mem_budget = def.conn_mem_budget;
+    if (!h->cfg.host_mem_budget)
+        h->cfg.host_mem_budget = def.host_mem_budget;
+    h->mem.limit = h->cfg.host_mem_budget;
     h->on_event = on_event;
     h->user = user;
     h->deferred_tail = &h->deferred;

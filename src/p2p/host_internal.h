@@ -115,6 +115,7 @@ struct p2p_host {
 
     struct p2p_pubsub *pubsub; /* gossipsub, if started (host_pubsub.c); freed with the host */
     rcmgr *rcm;                /* admission: counts per address and per peer (rcmgr.h) */
+    yamux_pool mem;            /* host_mem_budget over every connection's yamux session */
 
     unsigned refs; /* live handles and objects: idle, later, listeners, connections, the
                       pubsub's heartbeat timer */
@@ -204,7 +205,7 @@ struct p2p_stream {
     bool inbound;
     bool dead;    /* reset by us (app, failure or deadline): ignore events until on_close */
     bool expired; /* its deadline passed */
-    bool paused, unpause_pending, eof_pending;
+    bool paused, unpause_pending;
     mss *mss;            /* while negotiating */
     char *proto;         /* owned */
     p2p_open_cb open_cb; /* outbound, until called */
@@ -213,7 +214,6 @@ struct p2p_stream {
     void *user;
     uint64_t deadline; /* loop time (ms) after which the stream is reset; 0 = none */
     uint64_t fin_at;   /* loop time (ms) at which to half-close; 0 = none */
-    buf_t held;        /* data that arrived with the negotiation while paused */
 };
 
 /* ---- host.c ---- */

@@ -1,6 +1,6 @@
 /* host_ping.c - /ipfs/ping/1.0.0 both ways: the handler echoes everything until EOF (js keeps
- * one stream and pings on it repeatedly), but resets a stream whose peer sends far ahead of the
- * echoes; p2p_ping sends 32 random bytes and times the echo. */
+ * one stream and pings on it repeatedly), but resets a stream whose echo cannot be queued;
+ * p2p_ping sends 32 random bytes and times the echo. */
 #include "host_internal.h"
 
 #include <stdio.h>
@@ -11,94 +11,35 @@
 
 #define PING_SIZE 32
 
-/* The echo keeps at most PING_ECHO_QUEUED bytes in yamux's send queue (two pings) and
- * PING_ECHO_PENDING more that did not fit: a peer that follows the protocol sends one ping and
- * waits for the echo, so it never comes near. While the echo is blocked (our output is stalled)
- * the stream is paused: yamux then holds what the peer sends, at most the stream's window, and
- * counts it in the session budget. Once the peer is more than PING_ECHO_PENDING bytes ahead of
- * the echoes, the stream is reset: queuing it all would let a peer that does not read pin memory
- * on each of its streams (tens of MiB per connection, before this limit). */
-#define PING_ECHO_QUEUED  (2 * PING_SIZE)
-#define PING_ECHO_PENDING (8 * PING_SIZE)
+/* The echo keeps at most PING_ECHO_QUEUED bytes in yamux's send queue. A peer that follows the
+ * protocol sends one ping and waits for its echo, so it never comes near: the queue holds that
+ * echo and perhaps the negotiation's answer still. A stream whose echo does not fit (the peer
+ * sends far ahead of the echoes, or does not read them) is reset at once: pausing it instead
+ * would let yamux hold what the peer sends meanwhile, and a peer that stalls our output could
+ * make every stream of every connection hold its window (tens of MiB per connection, before). */
+#define PING_ECHO_QUEUED 1024
 
 /* ---- answering ----------------------------------------------------------------------------- */
 
-typedef struct {
-    uint8_t pending[PING_ECHO_PENDING]; /* received, not yet accepted by p2p_stream_write */
-    size_t len;
-    bool eof;
-} ping_echo;
-
-/* Queues what fits of the pending bytes; pauses the stream while some are left (on_writable
- * comes back), resumes it or closes our side once they all went. */
-static void echo_drain(p2p_stream *s, ping_echo *pe)
-{
-    if (pe->len) {
-        ssize_t w = p2p_stream_write(s, pe->pending, pe->len);
-        if (w < 0) {
-            p2p_stream_reset(s);
-            return;
-        }
-        memmove(pe->pending, pe->pending + w, pe->len - (size_t)w);
-        pe->len -= (size_t)w;
-        if (pe->len) {
-            p2p_stream_pause(s, true);
-            return;
-        }
-    }
-    if (pe->eof)
-        p2p_stream_close_write(s);
-    else
-        p2p_stream_pause(s, false);
-}
-
 static void echo_data(p2p_stream *s, const uint8_t *p, size_t n, void *user)
 {
-    ping_echo *pe = user;
-    if (n > PING_ECHO_PENDING - pe->len) {
-        p2p_stream_reset(s); /* far more than one ping ahead of its echoes */
-        return;
-    }
-    memcpy(pe->pending + pe->len, p, n);
-    pe->len += n;
-    echo_drain(s, pe);
-}
-
-static void echo_writable(p2p_stream *s, void *user)
-{
-    echo_drain(s, user);
+    (void)user;
+    if (p2p_stream_write(s, p, n) != (ssize_t)n)
+        p2p_stream_reset(s); /* blocked: see PING_ECHO_QUEUED */
 }
 
 static void echo_eof(p2p_stream *s, void *user)
 {
-    ping_echo *pe = user;
-    pe->eof = true;
-    if (pe->len == 0)
-        p2p_stream_close_write(s);
-}
-
-static void echo_close(p2p_stream *s, const char *reason, void *user)
-{
-    (void)s;
-    (void)reason;
-    free(user);
+    (void)user;
+    p2p_stream_close_write(s);
 }
 
 void host_ping_handler(p2p_stream *s, void *user)
 {
     (void)user;
-    ping_echo *pe = calloc(1, sizeof *pe);
-    if (!pe) {
-        p2p_stream_reset(s);
-        return;
-    }
-    /* writes beyond it come up short, and on_writable follows once the echo went out */
     yamux_stream_set_send_buffer(s->st, PING_ECHO_QUEUED);
-    static const p2p_stream_cbs cbs = {.on_data = echo_data,
-                                       .on_eof = echo_eof,
-                                       .on_writable = echo_writable,
-                                       .on_close = echo_close};
-    p2p_stream_set_cbs(s, &cbs, pe);
+    static const p2p_stream_cbs cbs = {.on_data = echo_data, .on_eof = echo_eof};
+    p2p_stream_set_cbs(s, &cbs, NULL);
 }
 
 /* ---- asking -------------------------------------------------------------------------------- */

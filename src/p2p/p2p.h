@@ -169,6 +169,13 @@ typedef struct {
                                     inbound one beyond is closed right after Noise; default 4 */
     uint64_t first_byte_ms;      /* an inbound connection that sends nothing for this long is
                                     dropped (then handshake_timeout_ms applies); default 3000 */
+    /* Memory that peers can make the host keep: bytes queued on streams (not yet sent) plus
+     * bytes received on streams and not yet taken by the application (paused streams). A write
+     * beyond a budget comes up short; received data beyond one resets its stream (the
+     * connection and its other streams go on). See docs/PROTOCOL.md, Yamux, "Flow control and
+     * memory". */
+    size_t conn_mem_budget; /* per connection; default 8 MiB */
+    size_t host_mem_budget; /* over all connections; default 64 MiB */
 } p2p_host_config;
 
 /* How connections are counted: max_conns bounds the upgraded connections plus our outbound
@@ -186,6 +193,15 @@ typedef struct {
 
 /* Fills c with the defaults above (key left NULL: the caller must set it). */
 void p2p_host_config_default(p2p_host_config *c);
+
+/* What the host holds now, for monitoring and tests. */
+typedef struct {
+    size_t conns;      /* connections in any stage, closing ones included */
+    size_t streams;    /* Yamux streams open, over all connections */
+    size_t mem_queued; /* bytes queued on streams, not yet sent */
+    size_t mem_held;   /* bytes received on streams, not yet taken by the application; with
+                          mem_queued, what host_mem_budget bounds */
+} p2p_host_stats;
 
 typedef enum {
     P2P_EV_LISTENING,    /* addr: a listen address as bound (a wildcard stays 0.0.0.0 or ::;
@@ -227,6 +243,9 @@ void p2p_host_close(p2p_host *h, void (*done)(void *user), void *user);
 
 /* The host's peer id. */
 const p2p_peer_id *p2p_host_id(const p2p_host *h);
+
+/* Fills out with the host's current counts and memory use (see p2p_host_stats). */
+void p2p_host_get_stats(const p2p_host *h, p2p_host_stats *out);
 
 /* Listens on a TCP multiaddr (port 0 picks a free port). Emits P2P_EV_LISTENING before it
  * returns 0. */
@@ -292,12 +311,16 @@ typedef struct {
 void p2p_stream_set_cbs(p2p_stream *s, const p2p_stream_cbs *cbs, void *user);
 
 /* Queues up to n bytes for the peer and returns how many were taken: fewer than n when the
- * stream's send queue (256 KiB) or its connection's budget (8 MiB) is full (on_writable
- * follows), -1 if the stream can no longer send (closed for writing, reset, connection gone). */
+ * stream's send queue (256 KiB) or a memory budget (conn_mem_budget, host_mem_budget) is full
+ * (on_writable follows), -1 if the stream can no longer send (closed for writing, reset, connection
+ * gone). */
 ssize_t p2p_stream_write(p2p_stream *s, const void *p, size_t n);
 
 /* Stops (paused = true) or restarts delivery of on_data. While paused the peer's window is not
- * replenished, so a slow reader slows the writer and buffers stay bounded. */
+ * replenished, so a slow reader slows the writer. What arrives meanwhile (at most the window)
+ * is held and counted against the memory budgets: data that would exceed one resets the
+ * stream (on_close says so). So pause to read more slowly, not to wait for something the peer
+ * controls (such as room to answer it). */
 void p2p_stream_pause(p2p_stream *s, bool paused);
 
 /* Half-closes: sends FIN after the queued bytes. Reading goes on until on_eof. */

@@ -33,7 +33,6 @@ static p2p_stream *stream_alloc(host_conn *c, yamux_stream *st, bool inbound)
     s->inbound = inbound;
     s->state = STREAM_NEGOTIATING;
     s->deadline = uv_now(c->h->loop) + HOST_NEGOTIATE_MS;
-    buf_init(&s->held, 0);
     s->next = c->streams;
     if (c->streams)
         c->streams->prev = s;
@@ -59,7 +58,6 @@ static void stream_free(p2p_stream *s)
         conn_close(c, false, "peer sent GoAway");
     free(s->mss);
     free(s->proto);
-    buf_free(&s->held);
     free(s);
 }
 
@@ -76,12 +74,15 @@ static void stream_fail(p2p_stream *s, const char *msg)
     }
 }
 
-/* Data for the app, or held while it is paused. */
+/* Data for the app; while it is paused (the handler paused the stream that negotiation data
+ * came with), yamux takes the bytes back and holds them, within its memory budgets. */
 static void stream_deliver(p2p_stream *s, const uint8_t *p, size_t n)
 {
-    if (s->paused || s->held.len) {
-        if (buf_append(&s->held, p, n) != 0)
-            stream_fail(s, "out of memory");
+    if (s->paused) {
+        if (yamux_unread(s->st, p, n) != 0) {
+            s->dead = true; /* reset: over a budget */
+            s->c->want_flush = true;
+        }
         return;
     }
     if (s->cbs.on_data)
@@ -185,10 +186,6 @@ static void stream_on_eof(void *user, yamux_stream *st)
     }
     if (s->state != STREAM_OPEN)
         return;
-    if (s->held.len) {
-        s->eof_pending = true;
-        return;
-    }
     if (s->cbs.on_eof)
         s->cbs.on_eof(s, s->user);
 }
@@ -347,29 +344,12 @@ void p2p_stream_pause(p2p_stream *s, bool paused)
     }
 }
 
-/* Delivers what was held back, then lets yamux go on. */
+/* Lets yamux go on: it delivers what it held (then EOF) from inside this call. */
 static void stream_resume(p2p_stream *s)
 {
     if (s->paused || s->dead || s->state != STREAM_OPEN)
         return;
-    if (s->held.len) {
-        buf_t held = s->held;
-        buf_init(&s->held, 0);
-        if (s->cbs.on_data)
-            s->cbs.on_data(s, held.data, held.len, s->user);
-        buf_free(&held);
-        if (s->dead || s->state != STREAM_OPEN)
-            return;
-    }
-    if (s->eof_pending && !s->paused) {
-        s->eof_pending = false;
-        if (s->cbs.on_eof)
-            s->cbs.on_eof(s, s->user);
-        if (s->dead || s->state != STREAM_OPEN)
-            return;
-    }
-    if (!s->paused)
-        yamux_pause(s->st, false);
+    yamux_pause(s->st, false);
     s->c->want_flush = true; /* window updates */
 }
 

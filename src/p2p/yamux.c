@@ -11,14 +11,21 @@
  * stays within cfg.session_budget. Held data never exceeds window_total, so windows stop growing
  * whenever held data is over the budget. A paused reader sends no updates, so it never grows.
  *
+ * Held data is bounded by resets, not by windows alone (a window once granted cannot be taken
+ * back, and every new stream brings 256 KiB): data that would take the session's held bytes
+ * beyond its budget, or the pool's queued + held bytes (over every session of the host) beyond
+ * the pool's, resets its stream (hold_or_reset). Data handed straight to on_data is never held, so
+ * a reader that keeps up is never reset, whatever it receives.
+ *
  * Send side, per stream: a queue of at most send_cap (cfg.send_buffer unless lowered) bytes,
- * whatever the peer's window. Session: queued_total + held_total is kept within the budget by
+ * whatever the peer's window. Session and pool: queued + held is kept within each budget by
  * refusing writes, except that a stream below YAMUX_WRITE_RESERVE may fill up to it while
- * queued_total stays within the budget. Without that exception, streams paused until they can
- * write (a proxy, an echo) could hold enough to block every write for good, theirs included.
+ * the queued bytes stay within the budget. Without that exception, streams paused until they
+ * can write (a proxy, an echo) could hold enough to block every write for good, theirs included.
  * A stream whose write came up short waits on s->waiting; on_writable runs (from yamux_pull)
  * once writable_again says so: the stream's own drain puts it on s->notify (emit_data), and
- * waits on the session's totals are swept when queued_total falls to half the budget.
+ * waits on the totals are swept when the queued bytes fall to half the budgets (drained). The
+ * pool drains through other sessions too: yamux_want_write tells the caller to pull then.
  *
  * Session-level frames (pings, pongs, GoAway, RSTs) wait in one control buffer; per-stream frames
  * (SYN, ACK, FIN, window updates, data) are made from the stream's state when pulled, so their
@@ -30,6 +37,7 @@
  * top-level yamux_pull, or in yamux_free - never while a callback is on the stack. */
 #include "yamux.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,7 +109,7 @@ struct yamux_session {
     /* the budget, over live streams (a stream leaves the sums when it ends) */
     size_t queued_total, held_total;
     uint64_t window_total;
-    bool budget_blocked; /* a waiting stream needs queued_total to fall to half the budget */
+    bool budget_blocked; /* a waiting stream needs the queued bytes to drain (see drained) */
 
     /* the parser */
     uint8_t hdr[YAMUX_HEADER_LEN];
@@ -273,28 +281,94 @@ static size_t session_used(const yamux_session *s)
     return s->queued_total + s->held_total;
 }
 
+static size_t pool_used(const yamux_pool *p)
+{
+    return p->queued + p->held;
+}
+
+/* The totals change only here, so the session's and the pool's sums stay exact. */
+static void add_queued(yamux_session *s, size_t n)
+{
+    s->queued_total += n;
+    if (s->cfg.pool)
+        s->cfg.pool->queued += n;
+}
+
+static void sub_queued(yamux_session *s, size_t n)
+{
+    assert(s->queued_total >= n);
+    s->queued_total -= n;
+    if (s->cfg.pool) {
+        assert(s->cfg.pool->queued >= n);
+        s->cfg.pool->queued -= n;
+    }
+}
+
+static void add_held(yamux_session *s, size_t n)
+{
+    s->held_total += n;
+    if (s->cfg.pool)
+        s->cfg.pool->held += n;
+}
+
+static void sub_held(yamux_session *s, size_t n)
+{
+    assert(s->held_total >= n);
+    s->held_total -= n;
+    if (s->cfg.pool) {
+        assert(s->cfg.pool->held >= n);
+        s->cfg.pool->held -= n;
+    }
+}
+
+/* Room that budget leaves a stream with q queued; a stream below reserve may fill up to it
+ * whatever is held, as long as the queued bytes (queued_sum) stay within the budget. */
+static size_t budget_room(size_t budget, size_t used, size_t queued_sum, size_t q, size_t reserve)
+{
+    size_t room = budget > used ? budget - used : 0;
+    if (q < reserve && room < reserve - q) {
+        size_t qroom = budget > queued_sum ? budget - queued_sum : 0;
+        room = min_size(reserve - q, qroom);
+    }
+    return room;
+}
+
 /* The queue a stream may always fill, whatever is held (see the top of the file). */
 static size_t reserve_of(const yamux_stream *st)
 {
     return min_size(YAMUX_WRITE_RESERVE, st->send_cap);
 }
 
-/* Bytes yamux_write may take now; *by_session tells whether the session, not the stream's own
- * queue, is what limits it. */
+/* Bytes yamux_write may take now; *by_session tells whether the session's or the pool's
+ * budget, not the stream's own queue, is what limits it. */
 static size_t write_room(const yamux_stream *st, bool *by_session)
 {
     const yamux_session *s = st->s;
-    size_t q = queued(st), budget = s->cfg.session_budget;
+    const yamux_pool *p = s->cfg.pool;
+    size_t q = queued(st), reserve = reserve_of(st);
     size_t room = st->send_cap > q ? st->send_cap - q : 0;
-    size_t used = session_used(s);
-    size_t sess = budget > used ? budget - used : 0;
-    size_t reserve = reserve_of(st);
-    if (q < reserve && sess < reserve - q) {
-        size_t qroom = budget > s->queued_total ? budget - s->queued_total : 0;
-        sess = min_size(reserve - q, qroom);
-    }
+    size_t sess = budget_room(s->cfg.session_budget, session_used(s), s->queued_total, q, reserve);
+    if (p && p->limit)
+        sess = min_size(sess, budget_room(p->limit, pool_used(p), p->queued, q, reserve));
     *by_session = sess < room;
     return min_size(room, sess);
+}
+
+/* The session's and the pool's queued bytes are down to half their budgets: writers that
+ * waited for them may go on. */
+static bool drained(const yamux_session *s)
+{
+    const yamux_pool *p = s->cfg.pool;
+    return s->queued_total <= s->cfg.session_budget / 2 &&
+           (!p || !p->limit || p->queued <= p->limit / 2);
+}
+
+/* Queued plus held bytes are at most half the session's and the pool's budgets. */
+static bool below_half(const yamux_session *s)
+{
+    const yamux_pool *p = s->cfg.pool;
+    return session_used(s) <= s->cfg.session_budget / 2 &&
+           (!p || !p->limit || pool_used(p) <= p->limit / 2);
 }
 
 /* True if st, after a short write, should hear on_writable now: its queue is down to half its
@@ -305,16 +379,41 @@ static size_t write_room(const yamux_stream *st, bool *by_session)
 static bool writable_again(yamux_stream *st)
 {
     yamux_session *s = st->s;
-    size_t q = queued(st), half = s->cfg.session_budget / 2;
+    size_t q = queued(st);
     if (q > st->send_cap / 2 && (st->send_window > 0 || q >= st->send_cap))
         return false; /* its own queue must drain: emit_data notifies */
-    if (session_used(s) <= half)
+    if (below_half(s))
         return true;
     if (q > reserve_of(st) / 2)
-        return false; /* held data fills the session: the queue drains to the reserve first */
-    if (s->queued_total <= half)
+        return false; /* held data fills the budget: the queue drains to the reserve first */
+    if (drained(s))
         return true;
     s->budget_blocked = true; /* swept once the session's queues have drained */
+    return false;
+}
+
+static void stream_kill(yamux_stream *st, const char *reason, bool silent);
+
+/* Makes room for n more held bytes on st if the budgets allow it; otherwise resets st (the peer
+ * hears RST, bounded like every frame the peer causes) and returns false. In the session, held
+ * bytes alone are bounded: our own queue, which writes keep within the budget, must not get
+ * the streams of a peer that sent only what its windows allowed reset (both ways of a bulk
+ * echo queue and hold at once). In the pool, queued and held together: past that the host is
+ * overloaded, and received data is what gives. */
+static bool hold_or_reset(yamux_stream *st, size_t n)
+{
+    yamux_session *s = st->s;
+    const yamux_pool *p = s->cfg.pool;
+    const char *why = NULL;
+    if (s->held_total + n > s->cfg.session_budget)
+        why = "reset: received data over the connection's memory budget";
+    else if (p && p->limit && pool_used(p) + n > p->limit)
+        why = "reset: received data over the host's memory budget";
+    if (!why)
+        return true;
+    if (!st->syn_pending)
+        ctrl_put_peer(s, T_WINDOW, F_RST, st->id, 0);
+    stream_kill(st, why, false);
     return false;
 }
 
@@ -388,8 +487,8 @@ static void stream_kill(yamux_stream *st, const char *reason, bool silent)
     link_push_tail(&s->dead, &st->all);
     if (link_linked(&st->wait))
         link_remove(&st->wait);
-    s->queued_total -= queued(st);
-    s->held_total -= held(st);
+    sub_queued(s, queued(st));
+    sub_held(s, held(st));
     s->window_total -= st->window;
     buf_free(&st->sq);
     st->sq_off = 0;
@@ -443,7 +542,7 @@ static void stream_deliver(yamux_stream *st)
         size_t n = min_size(held(st), DELIVER_CHUNK);
         const uint8_t *p = st->rbuf.data + st->roff;
         st->roff += n;
-        s->held_total -= n;
+        sub_held(s, n);
         st->consumed += (uint32_t)n;
         if (s->cb.on_data) {
             s->depth++;
@@ -489,6 +588,7 @@ static void stream_maybe_writable(yamux_stream *st)
 
 void yamux_config_default(yamux_config *c)
 {
+    memset(c, 0, sizeof *c);
     c->max_streams = 256;
     c->max_window = 16u << 20;
     c->send_buffer = 256 * 1024;
@@ -515,6 +615,7 @@ yamux_session *yamux_new(bool client, const yamux_config *cfg, const yamux_callb
             s->cfg.max_frame = cfg->max_frame;
         if (cfg->session_budget)
             s->cfg.session_budget = cfg->session_budget;
+        s->cfg.pool = cfg->pool;
     }
     if (s->cfg.max_window < YAMUX_INITIAL_WINDOW)
         s->cfg.max_window = YAMUX_INITIAL_WINDOW;
@@ -623,7 +724,7 @@ ssize_t yamux_write(yamux_stream *st, const uint8_t *p, size_t n)
     }
     if (buf_append(&st->sq, p, take) < 0)
         return -1; /* out of memory */
-    st->s->queued_total += take;
+    add_queued(st->s, take);
     stream_mark(st);
     return (ssize_t)take;
 }
@@ -635,6 +736,42 @@ void yamux_pause(yamux_stream *st, bool paused)
     st->paused = paused;
     if (!paused)
         stream_deliver(st);
+}
+
+int yamux_unread(yamux_stream *st, const uint8_t *p, size_t n)
+{
+    if (st->dead)
+        return -1;
+    if (n == 0)
+        return 0;
+    yamux_session *s = st->s;
+    st->paused = true;
+    /* Back to held: the window's consumed part shrinks by as much (unless a pull already
+     * credited it back, which the contract rules out; the budgets bound held data anyway). */
+    st->consumed -= (uint32_t)min_size(n, st->consumed);
+    if (!hold_or_reset(st, n))
+        return -1;
+    size_t h = held(st);
+    if (st->roff >= n) {
+        /* delivered from rbuf: p is (a copy of) the bytes just before roff */
+        memmove(st->rbuf.data + st->roff - n, p, n);
+        st->roff -= n;
+    } else {
+        buf_t nb;
+        buf_init(&nb, 0);
+        if (buf_reserve(&nb, n + h) < 0) {
+            yamux_reset(st);
+            return -1;
+        }
+        buf_append(&nb, p, n);
+        if (h)
+            buf_append(&nb, st->rbuf.data + st->roff, h);
+        buf_free(&st->rbuf);
+        st->rbuf = nb;
+        st->roff = 0;
+    }
+    add_held(s, n);
+    return 0;
 }
 
 int yamux_close_write(yamux_stream *st)
@@ -650,9 +787,15 @@ void yamux_reset(yamux_stream *st)
 {
     if (st->dead)
         return;
-    /* A stream whose SYN never went out is unknown to the peer: nothing to tell it. */
-    if (!st->syn_pending)
-        ctrl_put(st->s, T_WINDOW, F_RST, st->id, 0);
+    /* A stream whose SYN never went out is unknown to the peer: nothing to tell it. A peer
+     * could open streams only to have them reset while it reads nothing (a ping whose echo
+     * cannot be queued): those RSTs are bounded like every frame the peer causes. */
+    if (!st->syn_pending) {
+        if (id_is_ours(st->s, st->id))
+            ctrl_put(st->s, T_WINDOW, F_RST, st->id, 0);
+        else
+            ctrl_put_peer(st->s, T_WINDOW, F_RST, st->id, 0);
+    }
     stream_kill(st, "reset by us", false);
 }
 
@@ -856,6 +999,8 @@ static int handle_body(yamux_session *s, const uint8_t *p, size_t n)
             stream_mark(st);
         return 0;
     }
+    if (!hold_or_reset(st, n))
+        return s->failed ? -1 : 0;
     if (st->roff > 0) {
         size_t h = held(st);
         memmove(st->rbuf.data, st->rbuf.data + st->roff, h);
@@ -864,7 +1009,7 @@ static int handle_body(yamux_session *s, const uint8_t *p, size_t n)
     }
     if (buf_append(&st->rbuf, p, n) < 0)
         return fail(s, YAMUX_GOAWAY_INTERNAL, "out of memory");
-    s->held_total += n;
+    add_held(s, n);
     return 0;
 }
 
@@ -982,7 +1127,7 @@ static int emit_data(yamux_session *s, yamux_stream *st, buf_t *out, size_t room
     buf_append(out, h, sizeof h);
     buf_append(out, st->sq.data + st->sq_off, n);
     st->sq_off += n;
-    s->queued_total -= n;
+    sub_queued(s, n);
     st->send_window -= (uint32_t)n;
     if (queued(st) == 0) {
         buf_free(&st->sq);
@@ -997,8 +1142,7 @@ static int emit_data(yamux_session *s, yamux_stream *st, buf_t *out, size_t room
 /* Streams wait for the session's queues to drain (writable_again), and they have. */
 static bool wake_due(const yamux_session *s)
 {
-    return s->budget_blocked && link_linked(&s->waiting) &&
-           s->queued_total <= s->cfg.session_budget / 2;
+    return s->budget_blocked && link_linked(&s->waiting) && drained(s);
 }
 
 size_t yamux_pull(yamux_session *s, buf_t *out, size_t max)

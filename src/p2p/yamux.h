@@ -9,16 +9,22 @@
  * Memory: yamux_write queues at most cfg.send_buffer bytes per stream, whatever window the peer
  * grants (the connection drains the queue continuously, so more would not add throughput), and
  * the session keeps queued plus held bytes (received, not handed over because the stream is
- * paused) within cfg.session_budget: once that is reached every write comes up short until the
- * total is back below half of it. One exception keeps a session that is full of held data
- * moving: a stream with less than YAMUX_WRITE_RESERVE queued may fill up to it, as long as the
- * send queues of the session stay within the budget. Receive windows grow (up to max_window)
- * only while the windows of all streams together stay within the budget; but each stream starts
- * with 256 KiB that the spec lets the peer send at once, and a window once granted is never
- * taken back. So a paused stream holds at most its window, and a session at most about
- * session_budget (queued) + session_budget + max_streams * 256 KiB (held, when every stream is
- * paused and the peer fills every window): with the defaults 8 + 8 + 64 MiB. Lower max_streams
- * where that matters; the held part needs the application to pause streams (or to stop reading).
+ * paused) within cfg.session_budget, and within cfg.pool's limit together with every other
+ * session sharing that pool (the host's connections). Writes: once a budget is reached every
+ * write comes up short until the queued bytes are back below half of it. One exception keeps a
+ * session that is full of held data moving: a stream with less than YAMUX_WRITE_RESERVE queued
+ * may fill up to it, as long as the queued bytes stay within the budgets. Received data: the
+ * windows cannot bound it (each stream starts with 256 KiB that the spec lets the peer send at
+ * once, and a window once granted is never taken back), so data that would take the session's
+ * held bytes beyond session_budget, or the pool's queued + held bytes beyond its limit, resets
+ * its stream instead (RST; on_close says which budget); the session and its other streams go
+ * on. (The session's own queue does not count there: both ways of a bulk echo queue and hold
+ * at once, and the peer sent only what its windows allowed.) Data handed straight to a reader
+ * that is not paused is never held. So a session keeps at most session_budget queued plus
+ * session_budget held, and all the sessions of a pool at most its limit, each plus up to
+ * YAMUX_WRITE_RESERVE per stream queued past it (the exception above). Receive windows grow
+ * (up to max_window) only while the windows of all streams together stay within
+ * session_budget.
  *
  * Callbacks run inside yamux_feed, yamux_pull, yamux_pause and yamux_free (on_close only with
  * a reason). From inside a callback the caller may write, pause, close, reset and open streams,
@@ -63,13 +69,21 @@ typedef struct {
     void (*on_goaway)(void *user, uint32_t code);
 } yamux_callbacks;
 
+/* A memory budget shared by sessions (a host's connections). The caller owns it, zeroed but for
+ * limit, and keeps it until the last session using it is freed; the sessions keep the sums. */
 typedef struct {
-    uint32_t max_streams;  /* open streams at once (both directions); default 256. Each may hold
-                              up to 256 KiB when paused: see "Memory" above */
+    size_t limit;  /* queued + held bytes over all the sessions; 0 = no shared bound */
+    size_t queued; /* bytes queued on their streams, not yet pulled */
+    size_t held;   /* bytes received on their streams, not yet handed over */
+} yamux_pool;
+
+typedef struct {
+    uint32_t max_streams;  /* open streams at once (both directions); default 256 */
     uint32_t max_window;   /* largest receive window a stream grows to; default 16 MiB */
     size_t send_buffer;    /* bytes queued (not yet pulled) per stream; default 256 KiB */
     uint32_t max_frame;    /* largest data frame we send; default 64 KiB */
     size_t session_budget; /* queued + held bytes of all streams; default 8 MiB */
+    yamux_pool *pool;      /* shared with other sessions; NULL = none (see "Memory") */
 } yamux_config;
 
 /* Fills c with the defaults. */
@@ -94,7 +108,8 @@ int yamux_feed(yamux_session *s, const uint8_t *p, size_t n, char *err, size_t e
  * frames leave in order: the outer caller should pull again while yamux_want_write is true. */
 size_t yamux_pull(yamux_session *s, buf_t *out, size_t max);
 
-/* True if yamux_pull would append something. */
+/* True if yamux_pull would append something, or run on_writable for streams that waited on
+ * the budgets: with a pool, call it now and then (the pool drains through other sessions). */
 bool yamux_want_write(const yamux_session *s);
 
 /* Opens a stream (SYN goes out with its first frame). NULL with err set when the stream limit
@@ -102,15 +117,22 @@ bool yamux_want_write(const yamux_session *s);
 yamux_stream *yamux_open(yamux_session *s, char *err, size_t errlen);
 
 /* Queues up to n bytes on st; returns how many were taken, or -1 if st is closed for writing or
- * reset. Short (maybe 0) when the stream's send buffer or the session budget is full; then
- * on_writable follows once st's queue has drained to half its send buffer (or cannot drain for
- * now: the peer's window is used up, so a stalled writer's queue ends up full) and the session
- * is back below half its budget (or st is down to half YAMUX_WRITE_RESERVE: see "Memory"). */
+ * reset. Short (maybe 0) when the stream's send buffer, the session's budget or the pool's is
+ * full; then on_writable follows once st's queue has drained to half its send buffer (or cannot
+ * drain for now: the peer's window is used up, so a stalled writer's queue ends up full) and
+ * the session and the pool are back below half their budgets (or st is down to half
+ * YAMUX_WRITE_RESERVE and the queued bytes are below half the budgets: see "Memory"). */
 ssize_t yamux_write(yamux_stream *st, const uint8_t *p, size_t n);
 
 /* Stops or restarts on_data for st. Restarting delivers what was held back (from inside this
  * call) and replenishes the window. */
 void yamux_pause(yamux_stream *st, bool paused);
+
+/* Called from on_data for st (before any yamux_pull): gives back the last n bytes that call
+ * delivered (p: them, or a copy) and pauses st. yamux holds them again, counted against the
+ * budgets, and delivers them first once st is resumed. Returns 0, or -1 if st was reset
+ * instead (holding them would exceed a budget: see "Memory"; on_close follows). */
+int yamux_unread(yamux_stream *st, const uint8_t *p, size_t n);
 
 /* Sends FIN after the queued bytes. Returns 0, or -1 if already closed for writing. */
 int yamux_close_write(yamux_stream *st);

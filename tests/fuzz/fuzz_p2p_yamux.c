@@ -1,7 +1,7 @@
 /* libFuzzer target: Yamux sessions (src/p2p/yamux.c) fed hostile bytes.
  *
  * Input: 6 bytes of settings (mode, stream limit, write size, frame size, send buffer, session
- * budget, a seed for the random choices), then either
+ * budget, a shared pool (hdr[0] & 0x40), a seed for the random choices), then either
  *  - raw mode: the bytes a peer sends, run against a server session and a client session, fed in
  *    pieces of random size; or
  *  - pair mode (hdr[0] & 0x20): a tape of steps for two of our sessions wired back to back.
@@ -10,9 +10,10 @@
  * by a generator seeded from the input, so every run is reproducible. Checked: no crash, leak or
  * sanitizer report; every frame we send is well formed, within max_frame and the pull's limit;
  * SYNs have our parity and leave in order; queued bytes stay within send_buffer per stream and
- * session_budget in all (and add up), held bytes within the budget plus 256 KiB per stream (the
- * windows stop growing at the budget); the stream limit holds; no callback for a stream after its
- * on_close, no data after EOF; each stream gets exactly one on_close and yamux_free leaves none
+ * session_budget in all (and add up), held bytes within the budget (beyond it streams are
+ * reset); a pool's sums are its sessions' and its held bytes within its limit; data given back
+ * with yamux_unread comes again, in order; the stream limit holds; no callback for a stream after
+ * its on_close, no data after EOF; each stream gets exactly one on_close and yamux_free leaves none
  * open. In pair mode also: no feed error, and every byte arrives once and in order. Build with
  * -DSWARM_FUZZ=ON (clang); run: build-fuzz/fuzz_p2p_yamux -max_total_time=60 */
 #include <stdio.h>
@@ -104,7 +105,7 @@ static void check_bounds(fz *f)
     }
     if (sum != yamux_queued_total(f->s) || sum > f->cfg.session_budget)
         abort();
-    if (yamux_held_total(f->s) > f->cfg.session_budget + count * (size_t)YAMUX_INITIAL_WINDOW)
+    if (yamux_held_total(f->s) > f->cfg.session_budget)
         abort();
 }
 
@@ -282,6 +283,13 @@ static void cb_data(void *user, yamux_stream *st, const uint8_t *p, size_t n)
         (void)sink;
     }
     t->rx += n;
+    if (rnd(f) % 16 == 0) {
+        /* give a tail back: it is held (or the stream reset, over a budget) and comes again */
+        size_t k = 1 + rnd(f) % n;
+        t->rx -= k;
+        yamux_unread(st, p + n - k, k);
+        return;
+    }
     act(f, st);
     if (rnd(f) % 4 == 0)
         act(f, NULL);
@@ -334,7 +342,18 @@ static void cb_goaway(void *user, uint32_t code)
 static const yamux_callbacks cbs = {cb_open,  cb_data, cb_eof,   cb_writable,
                                     cb_close, cb_pong, cb_goaway};
 
-static bool setup(fz *f, const uint8_t hdr[6], bool client, bool pair)
+/* The pool's sums are the sessions' (b may be NULL), and its held bytes within its limit. */
+static void check_pool(const yamux_pool *pool, fz *a, fz *b)
+{
+    if (!pool)
+        return;
+    size_t q = yamux_queued_total(a->s) + (b ? yamux_queued_total(b->s) : 0);
+    size_t h = yamux_held_total(a->s) + (b ? yamux_held_total(b->s) : 0);
+    if (pool->queued != q || pool->held != h || pool->held > pool->limit)
+        abort();
+}
+
+static bool setup(fz *f, const uint8_t hdr[6], bool client, bool pair, yamux_pool *pool)
 {
     memset(f, 0, sizeof *f);
     f->client = client;
@@ -348,6 +367,7 @@ static bool setup(fz *f, const uint8_t hdr[6], bool client, bool pair)
     /* budgets that bind within the run's writes and a few windows, and the default */
     static const size_t budgets[4] = {0, 5000, 64 * 1024, 600 * 1024};
     f->cfg.session_budget = budgets[hdr[5] & 3] ? budgets[hdr[5] & 3] + hdr[4] * 61u : 8u << 20;
+    f->cfg.pool = pool; /* shared by both sessions in pair mode */
     /* big writes reach the window and the send buffer: short writes, on_writable */
     f->write_max = (hdr[0] & 0x10) ? WRITE_MAX : 20000;
     f->rng = ((uint64_t)hdr[3] << 24 | (uint64_t)hdr[4] << 16 | (uint64_t)hdr[5] << 8) ^
@@ -369,7 +389,8 @@ static void finish(fz *f)
 static void run_raw(const uint8_t hdr[6], const uint8_t *data, size_t size, bool client)
 {
     fz f;
-    if (!setup(&f, hdr, client, false))
+    yamux_pool pool = {.limit = 20000 + hdr[4] * 997u};
+    if (!setup(&f, hdr, client, false, hdr[0] & 0x40 ? &pool : NULL))
         return;
     bool failed = false;
     char err[160];
@@ -390,6 +411,7 @@ static void run_raw(const uint8_t hdr[6], const uint8_t *data, size_t size, bool
         data += k;
         size -= k;
         check_bounds(&f);
+        check_pool(f.cfg.pool, &f, NULL);
         uint32_t r = rnd(&f) % 8;
         if (r < 3)
             do_pull(&f, 1 + rnd(&f) % 200000);
@@ -427,9 +449,11 @@ static size_t deliver(fz *from, fz *to)
 static void run_pair(const uint8_t hdr[6], const uint8_t *data, size_t size)
 {
     fz c, s;
-    if (!setup(&c, hdr, true, true))
+    yamux_pool pool = {.limit = 20000 + hdr[4] * 997u};
+    yamux_pool *pp = hdr[0] & 0x40 ? &pool : NULL;
+    if (!setup(&c, hdr, true, true, pp))
         return;
-    if (!setup(&s, hdr, false, true)) {
+    if (!setup(&s, hdr, false, true, pp)) {
         finish(&c);
         return;
     }
@@ -452,6 +476,7 @@ static void run_pair(const uint8_t hdr[6], const uint8_t *data, size_t size)
             deliver(peer, me);
             break;
         }
+        check_pool(pp, &c, &s);
     }
     /* let it settle: streams that are not paused run to their end */
     for (int i = 0; i < 10000; i++) {

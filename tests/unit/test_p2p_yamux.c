@@ -41,6 +41,8 @@ typedef struct {
     /* per-stream behaviour */
     bool close_in_on_data, close_in_on_eof, pause_in_on_data;
     uint64_t reset_after; /* reset inside on_data once this many bytes arrived (0: never) */
+    uint32_t unread_tail; /* the next on_data gives back up to this many bytes (yamux_unread) */
+    int unread_rc;
 } tstream;
 
 #define MAX_TS 512
@@ -55,6 +57,7 @@ struct app {
     bool accept_fin, accept_pause, refuse, accept_close_now, accept_reset_now;
     bool close_in_on_data, close_in_on_eof, pause_in_on_data;
     uint64_t reset_after;
+    uint32_t accept_unread;
     int opened_by_peer;
     uint32_t pongs[16];
     int npongs, goaways;
@@ -123,6 +126,7 @@ static int cb_open(void *user, yamux_stream *st)
     t->close_in_on_eof = a->close_in_on_eof;
     t->pause_in_on_data = a->pause_in_on_data;
     t->reset_after = a->reset_after;
+    t->unread_tail = a->accept_unread;
     if (a->accept_pause)
         yamux_pause(st, true);
     if (a->accept_close_now) {
@@ -152,6 +156,13 @@ static void cb_data(void *user, yamux_stream *st, const uint8_t *p, size_t n)
         if (p[i] != pat(t->id, !a->client, t->recvd + i))
             t->mismatch = true;
     t->recvd += n;
+    if (t->unread_tail) {
+        size_t k = t->unread_tail < n ? t->unread_tail : n;
+        t->unread_tail = 0;
+        t->recvd -= k; /* it comes again */
+        t->unread_rc = yamux_unread(st, p + n - k, k);
+        return;
+    }
     if (t->close_in_on_data && !t->fin_done) {
         t->fin_done = true;
         CHECK_EQ(yamux_close_write(st), 0);
@@ -1106,8 +1117,9 @@ static void test_budget_huge_window(void)
     app_free(&a, "done");
 }
 
-/* Held data (paused streams) counts too; windows stop growing at the budget; a reserve per
- * stream keeps a session whose budget is all held data moving. */
+/* Held data (paused streams) is bounded by the budget: the streams whose data would exceed it
+ * are reset, the others keep theirs; writes count held data too, and a reserve per stream
+ * keeps a session whose budget is all held data moving. */
 static void test_budget_held(void)
 {
     yamux_config cfg;
@@ -1121,37 +1133,56 @@ static void test_budget_held(void)
     for (int i = 0; i < 8; i++)
         t[i] = app_open(&a, 1u << 20, true);
     pump(&a, &b);
-    /* b holds 256 KiB (the initial window) on each paused stream: twice its budget */
+    /* the windows (8 x 256 KiB) let a send twice the budget: b held up to its budget, and
+     * reset the streams whose data would have taken it further; the session went on */
     CHECK_EQ(b.nts, 8);
-    CHECK_EQ(yamux_held_total(b.s), 8 * 256 * 1024);
-    /* so b's writers only have their reserve at a time, and still get everything across */
+    CHECK(yamux_held_total(b.s) <= 1u << 20);
+    CHECK(yamux_held_total(b.s) > (1u << 20) - 64 * 1024);
+    int live = 0;
+    tstream *keep[8];
     for (int i = 0; i < 8; i++) {
-        b.ts[i]->to_send = 100 * 1024;
-        refill(b.ts[i]);
-        CHECK_EQ(b.ts[i]->sent, YAMUX_WRITE_RESERVE);
+        tstream *r = b.ts[i];
+        if (!r->closed) {
+            keep[live++] = r;
+            continue;
+        }
+        CHECK_STR_EQ(r->reason, "reset: received data over the connection's memory budget");
+        CHECK(t[i]->closed);
+        CHECK_STR_EQ(t[i]->reason, "reset by peer");
+    }
+    CHECK(live >= 1 && live < 8);
+    CHECK_EQ(feed_errors, 0);
+    /* with the budget all held, b's writers only have their reserve at a time, and still get
+     * everything across */
+    for (int i = 0; i < live; i++) {
+        keep[i]->to_send = 100 * 1024;
+        refill(keep[i]);
+        CHECK_EQ(keep[i]->sent, YAMUX_WRITE_RESERVE);
     }
     pump(&a, &b);
-    for (int i = 0; i < 8; i++) {
-        CHECK_EQ(t[i]->recvd, 100 * 1024);
-        CHECK(!t[i]->mismatch);
-        CHECK(b.ts[i]->writables >= 5); /* 100 KiB in 16 KiB steps */
+    for (int i = 0; i < live; i++) {
+        tstream *w = NULL;
+        for (int j = 0; j < 8; j++)
+            if (t[j]->id == keep[i]->id)
+                w = t[j];
+        CHECK(w && w->recvd == 100 * 1024 && !w->mismatch);
+        CHECK(keep[i]->writables >= 5); /* 100 KiB in 16 KiB steps */
     }
     CHECK_EQ(yamux_queued_total(b.s), 0);
     /* a write now takes the reserve, no more */
     uint8_t buf[40000];
     for (size_t i = 0; i < sizeof buf; i++)
-        buf[i] = pat(b.ts[0]->id, false, b.ts[0]->sent + i);
-    CHECK_EQ(yamux_write(b.ts[0]->st, buf, sizeof buf), YAMUX_WRITE_RESERVE);
-    b.ts[0]->sent += YAMUX_WRITE_RESERVE;
-    CHECK_EQ(yamux_write(b.ts[0]->st, buf, sizeof buf), 0);
-    /* unpause: everything arrives (the windows stay at 256 KiB: together they are over the
-     * budget; the hand-made frames below check growth exactly) */
-    for (int i = 0; i < 8; i++)
-        yamux_pause(b.ts[i]->st, false);
+        buf[i] = pat(keep[0]->id, false, keep[0]->sent + i);
+    CHECK_EQ(yamux_write(keep[0]->st, buf, sizeof buf), YAMUX_WRITE_RESERVE);
+    keep[0]->sent += YAMUX_WRITE_RESERVE;
+    CHECK_EQ(yamux_write(keep[0]->st, buf, sizeof buf), 0);
+    /* unpause: everything arrives on the streams that were kept */
+    for (int i = 0; i < live; i++)
+        yamux_pause(keep[i]->st, false);
     pump(&a, &b);
-    for (int i = 0; i < 8; i++) {
-        CHECK_EQ(b.ts[i]->recvd, 1u << 20);
-        CHECK(b.ts[i]->eof && !b.ts[i]->mismatch);
+    for (int i = 0; i < live; i++) {
+        CHECK_EQ(keep[i]->recvd, 1u << 20);
+        CHECK(keep[i]->eof && !keep[i]->mismatch);
     }
     CHECK_EQ(yamux_held_total(b.s), 0);
     CHECK_EQ(feed_errors, 0);
@@ -1172,6 +1203,140 @@ static void test_budget_held(void)
         CHECK_EQ(feed_frame(&a, 0, 0, 3, 65536, 65536, err, sizeof err), 0);
     CHECK(pulled_has(&a, 1, 0, 3, 256 * 1024)); /* did not grow */
     app_free(&a, "done");
+}
+
+/* yamux_unread: the bytes given back are held (counted, paused) and come again, in order, once
+ * the stream is resumed; over the budget the stream is reset instead. */
+static void test_unread(void)
+{
+    app a, b;
+    app_init(&a, true, NULL);
+    app_init(&b, false, NULL);
+    b.accept_unread = 400;
+    tstream *t = app_open(&a, 1000, true);
+    pump(&a, &b);
+    CHECK_EQ(b.nts, 1);
+    tstream *r = b.ts[0];
+    CHECK_EQ(r->unread_rc, 0);
+    CHECK(r->recvd < 1000);
+    CHECK_EQ(yamux_held_total(b.s), 1000 - r->recvd);
+    CHECK(!r->eof); /* paused: EOF waits behind the held bytes */
+    yamux_pause(r->st, false);
+    CHECK_EQ(r->recvd, 1000);
+    CHECK(r->eof && !r->mismatch);
+    CHECK_EQ(yamux_held_total(b.s), 0);
+    pump(&a, &b);
+    CHECK(!t->closed);
+    app_free(&a, "done");
+    app_free(&b, "done");
+
+    /* held beyond the session's budget: reset, the session goes on */
+    yamux_config cfg;
+    yamux_config_default(&cfg);
+    cfg.session_budget = 300;
+    app_init(&a, true, NULL);
+    app_init(&b, false, &cfg);
+    b.accept_unread = 1000;
+    t = app_open(&a, 1000, true);
+    tstream *t2 = app_open(&a, 100, true);
+    pump(&a, &b);
+    CHECK_EQ(b.nts, 2);
+    CHECK(b.ts[0]->closed);
+    CHECK_STR_EQ(b.ts[0]->reason, "reset: received data over the connection's memory budget");
+    CHECK_STR_EQ(t->reason, "reset by peer");
+    CHECK_EQ(yamux_held_total(b.s), 100); /* the other stream: 100 bytes given back, held */
+    yamux_pause(b.ts[1]->st, false);
+    CHECK_EQ(b.ts[1]->recvd, 100);
+    CHECK(b.ts[1]->eof && !b.ts[1]->mismatch);
+    CHECK(!t2->closed || t2->reason_null);
+    CHECK_EQ(feed_errors, 0);
+    app_free(&a, "done");
+    app_free(&b, "done");
+}
+
+/* A pool bounds queued + held over several sessions: held data beyond it resets its stream
+ * (whichever session it is in); writes come up short while it is full, and a writer that waited
+ * for another session's queue to drain hears of it through yamux_want_write. */
+static void test_pool(void)
+{
+    yamux_pool pool = {.limit = 1u << 20};
+    yamux_config cfg;
+    yamux_config_default(&cfg);
+    cfg.pool = &pool;
+    app a1, b1, a2, b2;
+    app_init(&a1, true, NULL);
+    app_init(&a2, true, NULL);
+    app_init(&b1, false, &cfg);
+    app_init(&b2, false, &cfg);
+    b1.accept_pause = b2.accept_pause = true;
+    for (int i = 0; i < 4; i++) {
+        app_open(&a1, 512 * 1024, true);
+        app_open(&a2, 512 * 1024, true);
+    }
+    pump(&a1, &b1);
+    pump(&a2, &b2);
+    /* 2 MiB of windows, 1 MiB of pool: each session alone is far below its own budget */
+    CHECK_EQ(pool.held, yamux_held_total(b1.s) + yamux_held_total(b2.s));
+    CHECK(pool.held <= 1u << 20);
+    CHECK(yamux_held_total(b1.s) == 1u << 20 || yamux_held_total(b2.s) > 0);
+    int resets = 0;
+    for (size_t i = 0; i < 4; i++) {
+        tstream *r[2] = {b1.ts[i], b2.ts[i]};
+        for (int k = 0; k < 2; k++) {
+            if (!r[k]->closed)
+                continue;
+            resets++;
+            CHECK_STR_EQ(r[k]->reason, "reset: received data over the host's memory budget");
+        }
+    }
+    CHECK(resets >= 4); /* b2 came second: its streams found the pool full */
+    CHECK_EQ(feed_errors, 0);
+    app_free(&a1, "done");
+    app_free(&b1, "done");
+    app_free(&a2, "done");
+    app_free(&b2, "done");
+    CHECK_EQ(pool.held, 0);
+    CHECK_EQ(pool.queued, 0);
+
+    /* writes: b2's queue, which its peer does not read, fills the pool's queued half; b1's
+     * writer gets what is left, then waits until b2's queue drains */
+    pool.limit = 512 * 1024;
+    app_init(&a1, true, NULL);
+    app_init(&a2, true, NULL);
+    app_init(&b1, false, &cfg);
+    app_init(&b2, false, &cfg);
+    app_open(&a2, 0, false);
+    app_open(&a2, 0, false);
+    pump(&a2, &b2);
+    CHECK_EQ(b2.nts, 2);
+    for (int i = 0; i < 2; i++) {
+        b2.ts[i]->to_send = 200 * 1024;
+        refill(b2.ts[i]);
+        CHECK_EQ(b2.ts[i]->sent, 200 * 1024);
+    }
+    CHECK_EQ(pool.queued, 400 * 1024);
+    app_open(&a1, 0, false);
+    pump(&a1, &b1);
+    tstream *w = b1.ts[0];
+    w->to_send = 1u << 20;
+    refill(w);
+    CHECK_EQ(w->sent, 112 * 1024); /* the pool's room, not the 256 KiB send buffer... */
+    pump(&a1, &b1);
+    CHECK_EQ(a1.ts[0]->recvd, 112 * 1024);
+    /* ...and b1 drained its own queue, but the pool's queued bytes are still over half */
+    CHECK(w->sent < w->to_send);
+    CHECK(!yamux_want_write(b1.s));
+    pump(&a2, &b2); /* b2's peer reads: the pool drains */
+    CHECK_EQ(pool.queued, 0);
+    CHECK(yamux_want_write(b1.s)); /* on_writable is due: a pull delivers it */
+    pump(&a1, &b1);
+    CHECK_EQ(a1.ts[0]->recvd, 1u << 20);
+    CHECK(!a1.ts[0]->mismatch);
+    CHECK_EQ(feed_errors, 0);
+    app_free(&a1, "done");
+    app_free(&b1, "done");
+    app_free(&a2, "done");
+    app_free(&b2, "done");
 }
 
 /* A stream's own smaller send buffer (the ping echo's): short writes, on_writable once the
@@ -1242,6 +1407,8 @@ int main(void)
     test_pull_limits();
     test_budget_huge_window();
     test_budget_held();
+    test_unread();
+    test_pool();
     test_stream_send_buffer();
     test_free();
     return CHECK_DONE();
