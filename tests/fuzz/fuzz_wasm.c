@@ -21,7 +21,10 @@ static void call_exports(wasm_store *store, const wasm_module *module, wasm_inst
         wasm_extern_kind kind;
         wasm_module_export_info(module, i, &name, &kind);
         wasm_extern ext;
-        if (kind != WASM_EXTERN_FUNC || !wasm_instance_export(inst, name, &ext))
+        /* a name may hold a NUL byte: looked up as a C string it can find another export
+         * (of another kind), so the kind of what was found is what counts */
+        if (kind != WASM_EXTERN_FUNC || !wasm_instance_export(inst, name, &ext) ||
+            ext.kind != WASM_EXTERN_FUNC)
             continue;
         const wasm_functype *type = wasm_func_type(ext.of.func);
         uint32_t np = wasm_functype_param_count(type), nr = wasm_functype_result_count(type);
