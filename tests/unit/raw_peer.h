@@ -1,8 +1,14 @@
-/* raw_peer.h - a host in its own thread, and raw peers that talk to it over blocking sockets,
- * built from the sans-IO pieces (mss, Noise, Yamux frames) so that a test can send exactly the
- * bytes it wants, from any loopback source address, under any identity. Header-only: static
- * functions, for tests/unit/test_p2p_rcmgr.c (test_p2p_abuse.c has its own copy of the same
- * toolkit, to be unified). */
+/* raw_peer.h - the raw-peer toolkit of the p2p tests: a real host in its own thread, and raw
+ * peers that talk to it over blocking sockets.
+ *
+ * The raw peers are built from the sans-IO pieces (mss, Noise, Yamux frames by hand) so that a
+ * test can send exactly the bytes it wants, right or wrong, from any loopback source address,
+ * under any identity, with any receive buffer. The host counts its events, keeps the last error
+ * and disconnect messages, serves two test protocols (RP_HOLD_PROTO, RP_SOURCE_PROTO) and runs
+ * code on its own thread on request (rp_call).
+ *
+ * Header-only (static functions), shared by test_p2p_abuse.c, test_p2p_memory.c and
+ * test_p2p_rcmgr.c. */
 #ifndef SWARM_TEST_RAW_PEER_H
 #define SWARM_TEST_RAW_PEER_H
 
@@ -10,6 +16,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +27,7 @@
 
 #include <sodium.h>
 
+#include "check.h"
 #include "mss.h"
 #include "noise.h"
 #include "p2p.h"
@@ -27,6 +35,12 @@
 /* ---- the host, in its own thread ---------------------------------------------------------- */
 
 #define RP_PATTERNS 4 /* substrings counted in the host's error events */
+
+/* The host's handler pauses a stream of this protocol and never reads it; the test can reach
+ * the last one as rp_server.hold (on the host's thread). */
+#define RP_HOLD_PROTO "/test/hold/1.0.0"
+/* The host's handler writes zeros on a stream of this protocol for as long as it takes them. */
+#define RP_SOURCE_PROTO "/test/source/1.0.0"
 
 typedef struct rp_server rp_server;
 typedef void (*rp_fn)(rp_server *s, void *arg);
@@ -39,35 +53,55 @@ struct rp_server {
     p2p_host *h;
     p2p_key key;
     int port;
-    atomic_int connected, errors;
-    const char *pattern[RP_PATTERNS]; /* set before rp_start_server; NULL = unused */
+    atomic_int connected, disconnected, identified, errors; /* the host's events so far */
+    const char *pattern[RP_PATTERNS]; /* from rp_start_server; NULL = unused */
     atomic_int hits[RP_PATTERNS];     /* error events whose message contains pattern[i] */
-    uv_mutex_t mu;                    /* guards err_msg and call_fn/call_arg */
-    char err_msg[512];
+    uv_mutex_t mu;                    /* guards err_msg, disc_msg and call_fn/call_arg */
+    char err_msg[512], disc_msg[256]; /* the last error and disconnect messages */
     rp_fn call_fn;
     void *call_arg;
     atomic_int call_done;
+    atomic_int hold_open, hold_closed; /* streams of RP_HOLD_PROTO opened and closed */
+    /* touched on the host's thread only */
+    p2p_peer_id peer; /* the last peer that connected */
+    p2p_stream *hold; /* the last stream of RP_HOLD_PROTO, until it closes */
 };
 
+/* Counts the host's events and keeps their messages (on the host's thread). */
 static inline void rp_server_event(p2p_host *h, const p2p_event *ev, void *user)
 {
     (void)h;
     rp_server *s = user;
-    if (ev->type == P2P_EV_CONNECTED)
-        atomic_fetch_add(&s->connected, 1);
-    if (ev->type != P2P_EV_ERROR)
-        return;
     const char *m = ev->message ? ev->message : "";
-    for (int i = 0; i < RP_PATTERNS; i++)
-        if (s->pattern[i] && strstr(m, s->pattern[i]))
-            atomic_fetch_add(&s->hits[i], 1);
-    uv_mutex_lock(&s->mu);
-    snprintf(s->err_msg, sizeof s->err_msg, "%s", m);
-    uv_mutex_unlock(&s->mu);
-    atomic_fetch_add(&s->errors, 1);
+    switch (ev->type) {
+    case P2P_EV_CONNECTED:
+        s->peer = *ev->peer;
+        atomic_fetch_add(&s->connected, 1);
+        break;
+    case P2P_EV_DISCONNECTED:
+        uv_mutex_lock(&s->mu);
+        snprintf(s->disc_msg, sizeof s->disc_msg, "%s", m);
+        uv_mutex_unlock(&s->mu);
+        atomic_fetch_add(&s->disconnected, 1);
+        break;
+    case P2P_EV_IDENTIFIED:
+        atomic_fetch_add(&s->identified, 1);
+        break;
+    case P2P_EV_ERROR:
+        for (int i = 0; i < RP_PATTERNS; i++)
+            if (s->pattern[i] && strstr(m, s->pattern[i]))
+                atomic_fetch_add(&s->hits[i], 1);
+        uv_mutex_lock(&s->mu);
+        snprintf(s->err_msg, sizeof s->err_msg, "%s", m);
+        uv_mutex_unlock(&s->mu);
+        atomic_fetch_add(&s->errors, 1);
+        break;
+    default:
+        break;
+    }
 }
 
-/* Copies the last error message under the lock. */
+/* Copies the last error message ("" if none) under the lock. */
 static inline void rp_last_error(rp_server *s, char *out, size_t cap)
 {
     uv_mutex_lock(&s->mu);
@@ -75,6 +109,53 @@ static inline void rp_last_error(rp_server *s, char *out, size_t cap)
     uv_mutex_unlock(&s->mu);
 }
 
+/* Copies the last disconnect message ("" if none) under the lock. */
+static inline void rp_last_disconnect(rp_server *s, char *out, size_t cap)
+{
+    uv_mutex_lock(&s->mu);
+    snprintf(out, cap, "%s", s->disc_msg);
+    uv_mutex_unlock(&s->mu);
+}
+
+/* A stream of RP_HOLD_PROTO closed: counted, and forgotten as rp_server.hold. */
+static inline void rp_hold_close(p2p_stream *st, const char *reason, void *user)
+{
+    rp_server *s = user;
+    (void)reason;
+    if (s->hold == st)
+        s->hold = NULL;
+    atomic_fetch_add(&s->hold_closed, 1);
+}
+
+/* Takes a stream of RP_HOLD_PROTO: paused (never read), counted, kept as rp_server.hold. */
+static inline void rp_hold_handler(p2p_stream *st, void *user)
+{
+    rp_server *s = user;
+    static const p2p_stream_cbs cbs = {.on_close = rp_hold_close};
+    p2p_stream_set_cbs(st, &cbs, s);
+    p2p_stream_pause(st, true);
+    s->hold = st;
+    atomic_fetch_add(&s->hold_open, 1);
+}
+
+/* Writes zeros until the stream's queue is full; called again when it has room. */
+static inline void rp_source_pump(p2p_stream *st, void *user)
+{
+    static const uint8_t zeros[64 * 1024];
+    (void)user;
+    while (p2p_stream_write(st, zeros, sizeof zeros) == (ssize_t)sizeof zeros)
+        ; /* until yamux's queue is full: on_writable comes back */
+}
+
+/* Takes a stream of RP_SOURCE_PROTO: writes zeros on it for as long as it takes them. */
+static inline void rp_source_handler(p2p_stream *st, void *user)
+{
+    static const p2p_stream_cbs cbs = {.on_writable = rp_source_pump};
+    p2p_stream_set_cbs(st, &cbs, user);
+    rp_source_pump(st, user);
+}
+
+/* On the host's thread: closes the host and the loop's handles, so that the loop ends. */
 static inline void rp_on_stop(uv_async_t *a)
 {
     rp_server *s = a->data;
@@ -83,6 +164,7 @@ static inline void rp_on_stop(uv_async_t *a)
     uv_close((uv_handle_t *)&s->call, NULL);
 }
 
+/* On the host's thread: runs the function rp_call asked for, then says it is done. */
 static inline void rp_on_call(uv_async_t *a)
 {
     rp_server *s = a->data;
@@ -97,7 +179,7 @@ static inline void rp_on_call(uv_async_t *a)
     }
 }
 
-/* Runs fn(s, arg) on the host's thread and waits (up to 3 s) for it to return. */
+/* Runs fn(s, arg) on the host's thread and waits (up to 3 s) for it to return; true if it did. */
 static inline bool rp_call(rp_server *s, rp_fn fn, void *arg)
 {
     atomic_store(&s->call_done, 0);
@@ -112,26 +194,30 @@ static inline bool rp_call(rp_server *s, rp_fn fn, void *arg)
     return atomic_load(&s->call_done);
 }
 
+/* The host's thread: runs its loop until rp_stop_server. */
 static inline void rp_server_main(void *arg)
 {
     rp_server *s = arg;
     uv_run(&s->loop, UV_RUN_DEFAULT);
 }
 
-/* Starts a host listening on 127.0.0.1 in its own thread with cfg (key filled in here). Set
- * s->pattern before, the rest of s is initialised here. */
-static inline int rp_start_server(rp_server *s, p2p_host_config cfg)
+/* Starts a host listening on 127.0.0.1 in its own thread with cfg (key filled in here),
+ * serving RP_HOLD_PROTO and RP_SOURCE_PROTO; s is initialised here. patterns (NULL: none)
+ * lists up to RP_PATTERNS substrings, ended by NULL, whose error events s->hits counts.
+ * Returns 0, or -1 (with a message on stderr if the host refused). */
+static inline int rp_start_server(rp_server *s, p2p_host_config cfg, const char *const *patterns)
 {
     char err[256];
-    const char *pattern[RP_PATTERNS];
-    memcpy(pattern, s->pattern, sizeof pattern);
     memset(s, 0, sizeof *s);
-    memcpy(s->pattern, pattern, sizeof pattern);
+    for (int i = 0; patterns && i < RP_PATTERNS && patterns[i]; i++)
+        s->pattern[i] = patterns[i];
     if (p2p_key_generate(&s->key, err, sizeof err) < 0 || uv_loop_init(&s->loop) != 0 ||
         uv_mutex_init(&s->mu) != 0)
         return -1;
     cfg.key = &s->key;
     if (p2p_host_new(&s->loop, &cfg, rp_server_event, s, &s->h, err, sizeof err) < 0 ||
+        p2p_host_handle(s->h, RP_HOLD_PROTO, rp_hold_handler, s, err, sizeof err) < 0 ||
+        p2p_host_handle(s->h, RP_SOURCE_PROTO, rp_source_handler, s, err, sizeof err) < 0 ||
         p2p_host_listen(s->h, "/ip4/127.0.0.1/tcp/0", err, sizeof err) < 0) {
         fprintf(stderr, "server: %s\n", err);
         return -1;
@@ -148,6 +234,16 @@ static inline int rp_start_server(rp_server *s, p2p_host_config cfg)
     return uv_thread_create(&s->thread, rp_server_main, s) == 0 ? 0 : -1;
 }
 
+/* The default host configuration adjusted by tune (may be NULL). */
+static inline p2p_host_config rp_config(void (*tune)(p2p_host_config *c))
+{
+    p2p_host_config cfg;
+    p2p_host_config_default(&cfg);
+    if (tune)
+        tune(&cfg);
+    return cfg;
+}
+
 /* Closes the host and its loop; returns uv_loop_close's result (0: nothing left open). */
 static inline int rp_stop_server(rp_server *s)
 {
@@ -159,7 +255,7 @@ static inline int rp_stop_server(rp_server *s)
     return r;
 }
 
-/* Waits up to ms for *v to reach n. */
+/* Waits up to ms for *v (set by the host's thread) to reach n; true if it did. */
 static inline bool rp_wait_atomic(atomic_int *v, int n, int ms)
 {
     uint64_t end = clock_mono_ms() + (uint64_t)ms;
@@ -177,6 +273,21 @@ typedef struct {
     buf_t in;    /* received bytes not yet used (ciphertext frames when secure) */
     buf_t plain; /* decrypted bytes not yet used */
 } rp_raw;
+
+/* Drops the first n bytes of b (none: b untouched, even if it has no storage yet). */
+static inline void rp_consume(buf_t *b, size_t n)
+{
+    if (n == 0)
+        return;
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+}
+
+/* Sets our socket's receive buffer (a large one: to read fast after having stalled the host). */
+static inline void rp_set_rcvbuf(rp_raw *r, int bytes)
+{
+    setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+}
 
 /* A TCP socket bound to loopback address src ("127.0.0.2"; NULL: the kernel's choice). */
 static inline int rp_socket_from(const char *src)
@@ -199,8 +310,10 @@ static inline int rp_socket_from(const char *src)
     return fd;
 }
 
-/* Connects from src (as rp_socket_from) to 127.0.0.1:port. */
-static inline int rp_connect_from(rp_raw *r, const char *src, int port)
+/* Connects from src (as rp_socket_from) to 127.0.0.1:port; rcvbuf > 0 sets our receive buffer
+ * first (before the Yamux window is agreed, so that it really is small). r is initialised here
+ * and wants rp_free even on failure. Returns 0 or -1. */
+static inline int rp_connect_from(rp_raw *r, const char *src, int port, int rcvbuf)
 {
     memset(r, 0, sizeof *r);
     buf_init(&r->in, 1 << 20);
@@ -208,11 +321,20 @@ static inline int rp_connect_from(rp_raw *r, const char *src, int port)
     r->fd = rp_socket_from(src);
     if (r->fd < 0)
         return -1;
+    if (rcvbuf > 0)
+        rp_set_rcvbuf(r, rcvbuf);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     return connect(r->fd, (struct sockaddr *)&sa, sizeof sa);
 }
 
+/* rp_connect_from from the kernel's choice of source address. */
+static inline int rp_connect(rp_raw *r, int port, int rcvbuf)
+{
+    return rp_connect_from(r, NULL, port, rcvbuf);
+}
+
+/* Closes the socket and frees the buffers; safe to call twice. */
 static inline void rp_free(rp_raw *r)
 {
     if (r->fd >= 0)
@@ -222,6 +344,7 @@ static inline void rp_free(rp_raw *r)
     buf_free(&r->plain);
 }
 
+/* Sends all n bytes as they are (no encryption). Returns 0, or -1 if the socket failed. */
 static inline int rp_send(rp_raw *r, const void *p, size_t n)
 {
     const uint8_t *b = p;
@@ -237,7 +360,7 @@ static inline int rp_send(rp_raw *r, const void *p, size_t n)
     return 0;
 }
 
-/* Sends plaintext, encrypted in Noise frames once the channel is secure. */
+/* Sends plaintext, encrypted in Noise frames once the channel is secure. Returns 0 or -1. */
 static inline int rp_write(rp_raw *r, const void *p, size_t n)
 {
     if (!r->secure)
@@ -258,7 +381,8 @@ static inline int rp_write(rp_raw *r, const void *p, size_t n)
     return rc;
 }
 
-/* Waits up to ms for bytes. Returns 1 (got some), 0 (EOF or reset), -1 (timeout). */
+/* Waits up to ms for bytes and adds them to r->in (and, decrypted, to r->plain once secure).
+ * Returns 1 (got some), 0 (EOF, reset or a frame that does not decrypt), -1 (timeout). */
 static inline int rp_fill(rp_raw *r, int ms)
 {
     struct pollfd pfd = {r->fd, POLLIN, 0};
@@ -276,13 +400,12 @@ static inline int rp_fill(rp_raw *r, int ms)
         if (noise_decrypt(&r->rx, r->in.data + 2, body, pt, &ptlen, err, sizeof err) < 0 ||
             buf_append(&r->plain, pt, ptlen) < 0)
             return 0;
-        memmove(r->in.data, r->in.data + 2 + body, r->in.len - 2 - body);
-        r->in.len -= 2 + body;
+        rp_consume(&r->in, 2 + body);
     }
     return 1;
 }
 
-/* True if the peer closes the connection within ms (whatever it sends first). */
+/* True if the peer closes the connection within ms (whatever it sends first is dropped). */
 static inline bool rp_closed_within(rp_raw *r, int ms)
 {
     uint64_t end = clock_mono_ms() + (uint64_t)ms;
@@ -296,7 +419,8 @@ static inline bool rp_closed_within(rp_raw *r, int ms)
     return false;
 }
 
-/* Negotiates proto with multistream-select as the dialer (in the clear or inside Noise). */
+/* Negotiates proto with multistream-select as the dialer (in the clear or inside Noise), within
+ * 3 s. Returns 0, or -1 if refused, closed or late. */
 static inline int rp_mss(rp_raw *r, const char *proto)
 {
     mss m;
@@ -315,10 +439,7 @@ static inline int rp_mss(rp_raw *r, const char *proto)
         size_t used = 0;
         char err[256];
         mss_status st = mss_feed(&m, src->data, src->len, &used, &out, err, sizeof err);
-        if (used) {
-            memmove(src->data, src->data + used, src->len - used);
-            src->len -= used;
-        }
+        rp_consume(src, used);
         if (st == MSS_DONE) {
             rc = 0;
             break;
@@ -330,10 +451,12 @@ static inline int rp_mss(rp_raw *r, const char *proto)
     return rc;
 }
 
-/* Runs the Noise handshake as initiator with identity id (NULL: a fresh one). */
-static inline int rp_noise(rp_raw *r, const p2p_key *id)
+/* Runs the Noise handshake as initiator with identity id (NULL: a fresh one), within 3 s. With
+ * forge, the payload names id's key but is signed by another one. Returns 0 (r->secure), or -1
+ * if the handshake failed. */
+static inline int rp_noise(rp_raw *r, const p2p_key *id, bool forge)
 {
-    p2p_key fresh;
+    p2p_key fresh, other;
     uint8_t ssk[32], spk[32];
     char err[256];
     if (!id) {
@@ -344,6 +467,10 @@ static inline int rp_noise(rp_raw *r, const p2p_key *id)
     noise_hs hs;
     if (noise_hs_init(&hs, true, id, ssk, spk, err, sizeof err) < 0)
         return -1;
+    if (forge) {
+        p2p_key_generate(&other, err, sizeof err);
+        memcpy(hs.id.sk, other.sk, sizeof hs.id.sk);
+    }
     buf_t out;
     buf_init(&out, 0);
     int rc = -1;
@@ -357,8 +484,7 @@ static inline int rp_noise(rp_raw *r, const p2p_key *id)
             goto done;
     if (noise_hs_read(&hs, r->in.data + 2, body, err, sizeof err) < 0)
         goto done;
-    memmove(r->in.data, r->in.data + 2 + body, r->in.len - 2 - body);
-    r->in.len -= 2 + body;
+    rp_consume(&r->in, 2 + body);
     if (noise_hs_write(&hs, &out, err, sizeof err) < 0 || rp_send(r, out.data, out.len) < 0)
         goto done;
     noise_hs_split(&hs, &r->tx, &r->rx);
@@ -370,19 +496,29 @@ done:
     return rc;
 }
 
-/* Connects from src and upgrades to Noise (as id, NULL: fresh) and Yamux. */
-static inline int rp_upgrade_from(rp_raw *r, const char *src, int port, const p2p_key *id)
+/* Connects from src with rcvbuf (as rp_connect_from) and upgrades to Noise (as id, NULL: a
+ * fresh identity) and Yamux. Returns 0 or -1; r wants rp_free either way. */
+static inline int rp_upgrade_from(rp_raw *r, const char *src, int port, const p2p_key *id,
+                                  int rcvbuf)
 {
-    if (rp_connect_from(r, src, port) < 0 || rp_mss(r, NOISE_PROTOCOL) < 0 || rp_noise(r, id) < 0)
+    if (rp_connect_from(r, src, port, rcvbuf) < 0 || rp_mss(r, NOISE_PROTOCOL) < 0 ||
+        rp_noise(r, id, false) < 0)
         return -1;
     return rp_mss(r, "/yamux/1.0.0");
 }
 
+/* rp_upgrade_from from the kernel's choice of source address, with a fresh identity. */
+static inline int rp_upgrade(rp_raw *r, int port, int rcvbuf)
+{
+    return rp_upgrade_from(r, NULL, port, NULL, rcvbuf);
+}
+
 /* ---- Yamux frames ------------------------------------------------------------------------- */
 
-enum { RP_Y_DATA = 0, RP_Y_PING = 2 };
-enum { RP_Y_SYN = 1, RP_Y_ACK = 2, RP_Y_RST = 8 };
+enum { RP_Y_DATA = 0, RP_Y_WINDOW = 1, RP_Y_PING = 2, RP_Y_GOAWAY = 3 };
+enum { RP_Y_SYN = 1, RP_Y_ACK = 2, RP_Y_FIN = 4, RP_Y_RST = 8 };
 
+/* Writes a Yamux header (version 0) into h. */
 static inline void rp_yhdr(uint8_t h[12], uint8_t type, uint16_t flags, uint32_t id, uint32_t len)
 {
     h[0] = 0;
@@ -395,17 +531,51 @@ static inline void rp_yhdr(uint8_t h[12], uint8_t type, uint16_t flags, uint32_t
     }
 }
 
-/* Sends one Yamux data frame with body p[0..n). */
+/* Sends one Yamux data frame with body p[0..n) (n may be 0, p then NULL). Returns 0 or -1. */
 static inline int rp_ysend(rp_raw *r, uint16_t flags, uint32_t id, const void *p, size_t n)
 {
     uint8_t *f = malloc(12 + n);
     if (!f)
         return -1;
     rp_yhdr(f, RP_Y_DATA, flags, id, (uint32_t)n);
-    memcpy(f + 12, p, n);
+    if (n)
+        memcpy(f + 12, p, n);
     int rc = rp_write(r, f, 12 + n);
     free(f);
     return rc;
+}
+
+/* One Yamux frame as received. */
+typedef struct {
+    uint8_t type;
+    uint16_t flags;
+    uint32_t id, len; /* len: the header's length field (a ping's value for pings) */
+    size_t size;      /* header and body: what the frame takes of the input */
+    const uint8_t *body;
+} rp_yframe;
+
+/* Decodes the frame at p[0..n); false if it has not all arrived yet. */
+static inline bool rp_yframe_at(const uint8_t *p, size_t n, rp_yframe *f)
+{
+    if (n < 12)
+        return false;
+    f->type = p[1];
+    f->flags = (uint16_t)(p[2] << 8 | p[3]);
+    f->id = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | p[6] << 8 | p[7];
+    f->len = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | p[10] << 8 | p[11];
+    f->size = 12 + (f->type == RP_Y_DATA ? f->len : 0);
+    f->body = p + 12;
+    return n >= f->size;
+}
+
+/* Answers f if it is a keepalive ping (SYN), as a well-behaved peer would. */
+static inline void rp_yanswer_ping(rp_raw *r, const rp_yframe *f)
+{
+    if (f->type == RP_Y_PING && (f->flags & RP_Y_SYN)) {
+        uint8_t pong[12];
+        rp_yhdr(pong, RP_Y_PING, RP_Y_ACK, 0, f->len);
+        rp_write(r, pong, sizeof pong);
+    }
 }
 
 /* Collects want bytes of data for stream id; other frames are skipped, keepalives answered.
@@ -415,25 +585,14 @@ static inline int rp_yread(rp_raw *r, uint32_t id, uint8_t *out, size_t want, in
     size_t got = 0;
     uint64_t end = clock_mono_ms() + (uint64_t)ms;
     while (got < want) {
-        while (r->plain.len >= 12) {
-            const uint8_t *h = r->plain.data;
-            uint32_t sid = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | h[6] << 8 | h[7];
-            uint32_t len = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | h[10] << 8 | h[11];
-            uint16_t flags = (uint16_t)(h[2] << 8 | h[3]);
-            size_t blen = h[1] == RP_Y_DATA ? len : 0;
-            if (r->plain.len < 12 + blen)
-                break;
-            if (sid == id && (flags & RP_Y_RST))
+        rp_yframe f;
+        while (rp_yframe_at(r->plain.data, r->plain.len, &f)) {
+            if (f.id == id && (f.flags & RP_Y_RST))
                 return -2;
-            for (size_t i = 0; sid == id && h[1] == RP_Y_DATA && i < blen && got < want; i++)
-                out[got++] = h[12 + i];
-            if (h[1] == RP_Y_PING && (flags & RP_Y_SYN)) {
-                uint8_t pong[12];
-                rp_yhdr(pong, RP_Y_PING, RP_Y_ACK, 0, len);
-                rp_write(r, pong, sizeof pong);
-            }
-            memmove(r->plain.data, r->plain.data + 12 + blen, r->plain.len - 12 - blen);
-            r->plain.len -= 12 + blen;
+            for (size_t i = 0; f.id == id && f.type == RP_Y_DATA && i < f.len && got < want; i++)
+                out[got++] = f.body[i];
+            rp_yanswer_ping(r, &f);
+            rp_consume(&r->plain, f.size);
         }
         if (got >= want)
             break;
@@ -443,7 +602,39 @@ static inline int rp_yread(rp_raw *r, uint32_t id, uint8_t *out, size_t want, in
     return (int)got;
 }
 
-/* A multistream message: uvarint length, text, newline. */
+/* What the raw peer saw from the host on its streams (ids below RP_YSCAN_IDS). */
+#define RP_YSCAN_IDS 4096
+typedef struct {
+    uint8_t rst[RP_YSCAN_IDS];  /* the host reset this stream */
+    uint32_t got[RP_YSCAN_IDS]; /* data bytes received on it */
+} rp_yscan;
+
+/* Reads what the host sends for ms (or until want_id has at least want bytes, or was reset),
+ * answering keepalive pings and noting data and resets per stream in y. Returns -1 if the
+ * connection closed, else 0. */
+static inline int rp_yscan_run(rp_raw *r, rp_yscan *y, int ms, uint32_t want_id, uint32_t want)
+{
+    uint64_t end = clock_mono_ms() + (uint64_t)ms;
+    for (;;) {
+        rp_yframe f;
+        while (rp_yframe_at(r->plain.data, r->plain.len, &f)) {
+            if (f.id < RP_YSCAN_IDS && (f.flags & RP_Y_RST))
+                y->rst[f.id] = 1;
+            if (f.id < RP_YSCAN_IDS && f.type == RP_Y_DATA)
+                y->got[f.id] += f.len;
+            rp_yanswer_ping(r, &f);
+            rp_consume(&r->plain, f.size);
+        }
+        if (want_id && want_id < RP_YSCAN_IDS && (y->rst[want_id] || y->got[want_id] >= want))
+            return 0;
+        if (clock_mono_ms() > end)
+            return 0;
+        if (rp_fill(r, 50) == 0)
+            return -1;
+    }
+}
+
+/* A multistream message: uvarint length, text, newline. Returns its size in out. */
 static inline size_t rp_mss_msg(const char *text, uint8_t *out)
 {
     size_t n = strlen(text) + 1;
@@ -453,20 +644,63 @@ static inline size_t rp_mss_msg(const char *text, uint8_t *out)
     return k + n;
 }
 
-/* Opens stream id for ping (SYN, header and protocol in one frame) and pings once. */
-static inline bool rp_yping(rp_raw *r, uint32_t id)
+/* The multistream header and proto, as a dialer sends them first on a new stream (and as the
+ * listener echoes them). Returns their size in out. */
+static inline size_t rp_mss_open(const char *proto, uint8_t *out)
 {
-    uint8_t m[128], got[128], ping[32];
-    size_t n = rp_mss_msg(MSS_HEADER, m);
-    n += rp_mss_msg(P2P_PROTO_PING, m + n);
-    if (rp_ysend(r, RP_Y_SYN, id, m, n) < 0)
-        return false;
-    if (rp_yread(r, id, got, n, 3000) != (int)n || memcmp(got, m, n) != 0)
-        return false;
+    size_t n = rp_mss_msg(MSS_HEADER, out);
+    return n + rp_mss_msg(proto, out + n);
+}
+
+/* Pings once on stream id, already negotiated for ping; true if the echo came back. */
+static inline bool rp_yping_again(rp_raw *r, uint32_t id)
+{
+    uint8_t ping[32], got[32];
     randombytes_buf(ping, sizeof ping);
     if (rp_ysend(r, 0, id, ping, sizeof ping) < 0)
         return false;
     return rp_yread(r, id, got, 32, 3000) == 32 && memcmp(got, ping, 32) == 0;
+}
+
+/* Opens stream id for ping (SYN, header and protocol in one frame) and pings once; true if the
+ * negotiation's answer and the echo came back. */
+static inline bool rp_yping(rp_raw *r, uint32_t id)
+{
+    uint8_t m[128], got[128];
+    size_t n = rp_mss_open(P2P_PROTO_PING, m);
+    if (rp_ysend(r, RP_Y_SYN, id, m, n) < 0)
+        return false;
+    if (rp_yread(r, id, got, n, 3000) != (int)n || memcmp(got, m, n) != 0)
+        return false;
+    return rp_yping_again(r, id);
+}
+
+/* ---- running the tests -------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+} rp_test;
+
+/* Makes the process ready for the toolkit (libsodium, SIGPIPE ignored); -1 if it cannot be. */
+static inline int rp_init(void)
+{
+    if (sodium_init() < 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+/* Runs the n tests in order, printing each one's name and time; returns main's exit code
+ * (CHECK_DONE). */
+static inline int rp_run_tests(const rp_test *tests, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t0 = clock_mono_ms();
+        tests[i].fn();
+        printf("%-24s %6llu ms\n", tests[i].name, (unsigned long long)(clock_mono_ms() - t0));
+    }
+    return CHECK_DONE();
 }
 
 #endif

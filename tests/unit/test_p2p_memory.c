@@ -13,9 +13,10 @@
  *
  * Run by hand against another process: `test_p2p_memory attack PORT PID [CONNS]` runs the
  * attack against a `swarm node` listening on 127.0.0.1:PORT and prints the VmRSS of PID. */
-#include <signal.h>
+#include <stdio.h>
 
-#include "raw_peer_mem.h"
+#include "check.h"
+#include "raw_peer.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define RSS_CHECKED 0
@@ -41,13 +42,13 @@
  * one ping per stream, as from an honest peer with many streams: the old handler reset a
  * stream whose pings it got in a burst (more than 256 bytes ahead of the echoes), so only a
  * paced attack made it pause every stream. */
-static int ping_attack(raw *r)
+static int ping_attack(rp_raw *r)
 {
     static uint32_t sent[NSTREAMS];
     uint8_t m[128];
-    size_t hn = mss_open(P2P_PROTO_PING, m);
+    size_t hn = rp_mss_open(P2P_PROTO_PING, m);
     for (int i = 0; i < NSTREAMS; i++) {
-        if (ysend(r, Y_SYN, 1 + 2 * (uint32_t)i, m, hn) < 0)
+        if (rp_ysend(r, RP_Y_SYN, 1 + 2 * (uint32_t)i, m, hn) < 0)
             return -1;
         sent[i] = (uint32_t)hn;
     }
@@ -56,11 +57,11 @@ static int ping_attack(raw *r)
     for (int k = 0; k < PING_ROUNDS; k++) {
         for (int i = 0; i < NSTREAMS; i++) {
             uint8_t *f = round + 44 * i;
-            yhdr(f, Y_DATA, 0, 1 + 2 * (uint32_t)i, 32);
+            rp_yhdr(f, RP_Y_DATA, 0, 1 + 2 * (uint32_t)i, 32);
             memset(f + 12, (uint8_t)k, 32);
             sent[i] += 32;
         }
-        if (raw_write(r, round, sizeof round) < 0)
+        if (rp_write(r, round, sizeof round) < 0)
             return -1;
         usleep(2000); /* one round per read of the host: each stream one ping ahead */
     }
@@ -69,12 +70,31 @@ static int ping_attack(raw *r)
     for (int i = 0; i < NSTREAMS; i++) {
         while (sent[i] < WINDOW) {
             uint32_t n = WINDOW - sent[i] < sizeof fill ? WINDOW - sent[i] : sizeof fill;
-            if (ysend(r, 0, 1 + 2 * (uint32_t)i, fill, n) < 0)
+            if (rp_ysend(r, 0, 1 + 2 * (uint32_t)i, fill, n) < 0)
                 return -1;
             sent[i] += n;
         }
     }
     return 0;
+}
+
+/* The resident set of process pid (0: this one) in KiB, from /proc; -1 if unreadable. */
+static long proc_rss_kib(int pid)
+{
+    char path[64], line[256];
+    if (pid)
+        snprintf(path, sizeof path, "/proc/%d/status", pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/status");
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
 }
 
 /* The largest resident set of pid (0: us) over ms, in KiB. */
@@ -91,47 +111,47 @@ static long rss_peak_kib(int pid, int ms)
     return peak;
 }
 
-static void get_stats(server *s, void *arg)
+static void get_stats(rp_server *s, void *arg)
 {
     p2p_host_get_stats(s->h, arg);
 }
 
 /* The host's accounting, read on its thread. */
-static p2p_host_stats srv_stats(server *s)
+static p2p_host_stats srv_stats(rp_server *s)
 {
     p2p_host_stats st;
     memset(&st, 0xff, sizeof st);
-    CHECK(srv_call(s, get_stats, &st));
+    CHECK(rp_call(s, get_stats, &st));
     return st;
 }
 
 /* Opens stream id for ping and pings once (new), or pings again on it; true once the echo
  * (and, for a new stream, the negotiation's answer) came back. */
-static bool ping_on(raw *r, yscan *y, uint32_t id, bool new_stream)
+static bool ping_on(rp_raw *r, rp_yscan *y, uint32_t id, bool new_stream)
 {
     uint8_t m[160];
-    size_t n = new_stream ? mss_open(P2P_PROTO_PING, m) : 0;
+    size_t n = new_stream ? rp_mss_open(P2P_PROTO_PING, m) : 0;
     memset(m + n, 0x5a, 32);
     n += 32;
     uint32_t want = y->got[id] + (uint32_t)n;
-    if (ysend(r, new_stream ? Y_SYN : 0, id, m, n) < 0)
+    if (rp_ysend(r, new_stream ? RP_Y_SYN : 0, id, m, n) < 0)
         return false;
-    return yscan_run(r, y, 3000, id, want) == 0 && y->got[id] >= want && !y->rst[id];
+    return rp_yscan_run(r, y, 3000, id, want) == 0 && y->got[id] >= want && !y->rst[id];
 }
 
 /* Opens stream id for proto and sends it `bytes` of data after the negotiation: in the same
  * frame as the negotiation (first) or in frames of their own. Stays within the window. */
-static int send_stream(raw *r, uint32_t id, const char *proto, size_t bytes, bool first)
+static int send_stream(rp_raw *r, uint32_t id, const char *proto, size_t bytes, bool first)
 {
     static uint8_t buf[64 * 1024 + 160];
-    size_t hn = mss_open(proto, buf);
+    size_t hn = rp_mss_open(proto, buf);
     size_t k = first ? (bytes < sizeof buf - hn ? bytes : sizeof buf - hn) : 0;
     memset(buf + hn, 0x33, k);
-    if (ysend(r, Y_SYN, id, buf, hn + k) < 0)
+    if (rp_ysend(r, RP_Y_SYN, id, buf, hn + k) < 0)
         return -1;
     for (bytes -= k; bytes > 0;) {
         size_t n = bytes < 64 * 1024 ? bytes : 64 * 1024;
-        if (ysend(r, 0, id, buf, n) < 0)
+        if (rp_ysend(r, 0, id, buf, n) < 0)
             return -1;
         bytes -= n;
     }
@@ -151,15 +171,15 @@ static void tune_patient(p2p_host_config *c)
  * grows by less than max_growth_kib. */
 static void test_stalled_pings(int nconns, long max_growth_kib)
 {
-    server s;
-    if (srv_start(&s, tune_patient) < 0) {
+    rp_server s;
+    if (rp_start_server(&s, rp_config(tune_patient), NULL) < 0) {
         CHECK(!"server starts");
         return;
     }
     long before = proc_rss_kib(0);
-    raw r[4];
+    rp_raw r[4];
     for (int i = 0; i < nconns; i++) {
-        CHECK_EQ(raw_upgrade(&r[i], s.port, 4096), 0);
+        CHECK_EQ(rp_upgrade(&r[i], s.port, 4096), 0);
         CHECK_EQ(ping_attack(&r[i]), 0);
     }
     long peak = rss_peak_kib(0, 1500);
@@ -176,10 +196,9 @@ static void test_stalled_pings(int nconns, long max_growth_kib)
     /* once the peers read again, they find every ping stream reset and the connection
      * serving a new one */
     for (int i = 0; i < nconns; i++) {
-        static yscan y;
+        static rp_yscan y;
         memset(&y, 0, sizeof y);
-        int big = 4 << 20;
-        setsockopt(r[i].fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+        rp_set_rcvbuf(&r[i], 4 << 20);
         CHECK(ping_on(&r[i], &y, 2 * NSTREAMS + 1, true));
         int resets = 0;
         for (int k = 0; k < NSTREAMS; k++)
@@ -187,8 +206,8 @@ static void test_stalled_pings(int nconns, long max_growth_kib)
         CHECK_EQ(resets, NSTREAMS);
     }
     for (int i = 0; i < nconns; i++)
-        raw_free(&r[i]);
-    srv_finish(&s);
+        rp_free(&r[i]);
+    CHECK_EQ(rp_stop_server(&s), 0);
 }
 
 static void test_stalled_pings_one(void)
@@ -213,57 +232,57 @@ static void tune_small_conn(p2p_host_config *c)
  * paused stream counts as held too. */
 static void test_held_one_stream(void)
 {
-    server s;
-    if (srv_start(&s, tune_small_conn) < 0) {
+    rp_server s;
+    if (rp_start_server(&s, rp_config(tune_small_conn), NULL) < 0) {
         CHECK(!"server starts");
         return;
     }
-    raw r;
-    static yscan y;
+    rp_raw r;
+    static rp_yscan y;
     memset(&y, 0, sizeof y);
-    CHECK_EQ(raw_upgrade(&r, s.port, 0), 0);
+    CHECK_EQ(rp_upgrade(&r, s.port, 0), 0);
     CHECK(ping_on(&r, &y, 3, true));
-    CHECK_EQ(send_stream(&r, 5, HOLD_PROTO, 8 * 1024, true), 0);
-    CHECK(wait_atomic(&s.hold_open, 1, 3000));
-    yscan_run(&r, &y, 200, 0, 0);
+    CHECK_EQ(send_stream(&r, 5, RP_HOLD_PROTO, 8 * 1024, true), 0);
+    CHECK(rp_wait_atomic(&s.hold_open, 1, 3000));
+    rp_yscan_run(&r, &y, 200, 0, 0);
     p2p_host_stats st = srv_stats(&s);
     CHECK_EQ(st.mem_held, 8 * 1024);
-    CHECK_EQ(send_stream(&r, 1, HOLD_PROTO, 192 * 1024, false), 0);
-    yscan_run(&r, &y, 3000, 1, UINT32_MAX);
+    CHECK_EQ(send_stream(&r, 1, RP_HOLD_PROTO, 192 * 1024, false), 0);
+    rp_yscan_run(&r, &y, 3000, 1, UINT32_MAX);
     CHECK(y.rst[1]);
     CHECK(!y.rst[5]);
-    CHECK(wait_atomic(&s.hold_closed, 1, 2000));
+    CHECK(rp_wait_atomic(&s.hold_closed, 1, 2000));
     CHECK(ping_on(&r, &y, 3, false));
     CHECK(ping_on(&r, &y, 7, true));
     st = srv_stats(&s);
     CHECK_EQ(st.mem_held, 8 * 1024);
     CHECK_EQ(atomic_load(&s.hold_closed), 1);
     CHECK_EQ(atomic_load(&s.disconnected), 0);
-    raw_free(&r);
-    srv_finish(&s);
+    rp_free(&r);
+    CHECK_EQ(rp_stop_server(&s), 0);
 }
 
 /* With the defaults, a peer filling 40 paused streams' windows gets 8 MiB held (32 of them);
  * the rest are reset. */
 static void test_held_conn_default(void)
 {
-    server s;
-    if (srv_start(&s, tune_patient) < 0) {
+    rp_server s;
+    if (rp_start_server(&s, rp_config(tune_patient), NULL) < 0) {
         CHECK(!"server starts");
         return;
     }
-    raw r;
-    static yscan y;
+    rp_raw r;
+    static rp_yscan y;
     memset(&y, 0, sizeof y);
-    CHECK_EQ(raw_upgrade(&r, s.port, 0), 0);
+    CHECK_EQ(rp_upgrade(&r, s.port, 0), 0);
     uint8_t m[160];
-    size_t hn = mss_open(HOLD_PROTO, m);
+    size_t hn = rp_mss_open(RP_HOLD_PROTO, m);
     for (uint32_t i = 0; i < 40; i++) {
-        CHECK_EQ(send_stream(&r, 1 + 2 * i, HOLD_PROTO, WINDOW - hn, false), 0);
-        yscan_run(&r, &y, 0, 0, 0);
+        CHECK_EQ(send_stream(&r, 1 + 2 * i, RP_HOLD_PROTO, WINDOW - hn, false), 0);
+        rp_yscan_run(&r, &y, 0, 0, 0);
     }
-    CHECK(wait_atomic(&s.hold_closed, 8, 3000));
-    yscan_run(&r, &y, 300, 0, 0);
+    CHECK(rp_wait_atomic(&s.hold_closed, 8, 3000));
+    rp_yscan_run(&r, &y, 300, 0, 0);
     int resets = 0;
     for (uint32_t i = 0; i < 40; i++)
         resets += y.rst[1 + 2 * i];
@@ -272,8 +291,8 @@ static void test_held_conn_default(void)
     CHECK_EQ(st.mem_held, 32 * (WINDOW - hn));
     CHECK(st.mem_held <= 8u << 20);
     CHECK(ping_on(&r, &y, 101, true));
-    raw_free(&r);
-    srv_finish(&s);
+    rp_free(&r);
+    CHECK_EQ(rp_stop_server(&s), 0);
 }
 
 static void tune_small_host(p2p_host_config *c)
@@ -286,24 +305,24 @@ static void tune_small_host(p2p_host_config *c)
  * (4 MiB here) holds over all of them; every connection still serves pings. */
 static void test_held_host_budget(void)
 {
-    server s;
-    if (srv_start(&s, tune_small_host) < 0) {
+    rp_server s;
+    if (rp_start_server(&s, rp_config(tune_small_host), NULL) < 0) {
         CHECK(!"server starts");
         return;
     }
     enum { NC = 16 };
-    static raw r[NC];
-    static yscan y[NC];
+    static rp_raw r[NC];
+    static rp_yscan y[NC];
     memset(y, 0, sizeof y);
     uint8_t m[160];
-    size_t hn = mss_open(HOLD_PROTO, m);
+    size_t hn = rp_mss_open(RP_HOLD_PROTO, m);
     long before = proc_rss_kib(0);
     for (int c = 0; c < NC; c++) {
-        CHECK_EQ(raw_upgrade(&r[c], s.port, 0), 0);
+        CHECK_EQ(rp_upgrade(&r[c], s.port, 0), 0);
         for (uint32_t i = 0; i < 4; i++)
-            CHECK_EQ(send_stream(&r[c], 1 + 2 * i, HOLD_PROTO, WINDOW - hn, false), 0);
+            CHECK_EQ(send_stream(&r[c], 1 + 2 * i, RP_HOLD_PROTO, WINDOW - hn, false), 0);
     }
-    CHECK(wait_atomic(&s.hold_open, NC * 4, 5000));
+    CHECK(rp_wait_atomic(&s.hold_open, NC * 4, 5000));
     long peak = rss_peak_kib(0, 500);
     p2p_host_stats st = srv_stats(&s);
     printf("%d connections x 4 paused streams: %zu bytes held, resident set +%ld KiB\n", NC,
@@ -324,8 +343,8 @@ static void test_held_host_budget(void)
     CHECK_EQ(resets, atomic_load(&s.hold_closed));
     CHECK_EQ(atomic_load(&s.disconnected), 0);
     for (int c = 0; c < NC; c++)
-        raw_free(&r[c]);
-    srv_finish(&s);
+        rp_free(&r[c]);
+    CHECK_EQ(rp_stop_server(&s), 0);
 }
 
 /* ---- by hand: against another process ------------------------------------------------------ */
@@ -333,9 +352,9 @@ static void test_held_host_budget(void)
 static int attack_main(int port, int pid, int nconns)
 {
     long before = proc_rss_kib(pid);
-    raw r[16];
+    rp_raw r[16];
     for (int i = 0; i < nconns; i++) {
-        if (raw_upgrade(&r[i], port, 4096) < 0 || ping_attack(&r[i]) < 0) {
+        if (rp_upgrade(&r[i], port, 4096) < 0 || ping_attack(&r[i]) < 0) {
             fprintf(stderr, "attack: connection %d failed\n", i);
             return 1;
         }
@@ -346,33 +365,24 @@ static int attack_main(int port, int pid, int nconns)
            "streams\n",
            pid, before, peak, peak - before, nconns, NSTREAMS);
     for (int i = 0; i < nconns; i++)
-        raw_free(&r[i]);
+        rp_free(&r[i]);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    if (sodium_init() < 0)
-        return 1;
-    signal(SIGPIPE, SIG_IGN);
-    if (argc >= 4 && strcmp(argv[1], "attack") == 0) {
-        int n = argc > 4 ? atoi(argv[4]) : 1;
-        return attack_main(atoi(argv[2]), atoi(argv[3]), n < 1 ? 1 : n > 16 ? 16 : n);
-    }
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const rp_test tests[] = {
         {"stalled_pings_one", test_stalled_pings_one},
         {"stalled_pings_four", test_stalled_pings_four},
         {"held_one_stream", test_held_one_stream},
         {"held_conn_default", test_held_conn_default},
         {"held_host_budget", test_held_host_budget},
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        uint64_t t0 = clock_mono_ms();
-        tests[i].fn();
-        printf("%-24s %6llu ms\n", tests[i].name, (unsigned long long)(clock_mono_ms() - t0));
+    if (rp_init() < 0)
+        return 1;
+    if (argc >= 4 && strcmp(argv[1], "attack") == 0) {
+        int n = argc > 4 ? atoi(argv[4]) : 1;
+        return attack_main(atoi(argv[2]), atoi(argv[3]), n < 1 ? 1 : n > 16 ? 16 : n);
     }
-    return CHECK_DONE();
+    return rp_run_tests(tests, sizeof tests / sizeof tests[0]);
 }

@@ -8,7 +8,6 @@
  * newcomer, and thousands of silent sockets from 200 loopback addresses, kept up by an
  * attacker thread, do not keep an honest peer from connecting and pinging within 2 s. */
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/resource.h>
 
 #include "check.h"
@@ -369,20 +368,11 @@ static counts server_counts(rp_server *s, const char *addr, const p2p_peer_id *p
 
 /* ---- real sockets -------------------------------------------------------------------------- */
 
-static p2p_host_config config(void)
-{
-    p2p_host_config cfg;
-    p2p_host_config_default(&cfg);
-    return cfg;
-}
-
 /* Starts the server with cfg, counting error events that contain p0 and p1 (may be NULL). */
 static bool start(rp_server *s, p2p_host_config cfg, const char *p0, const char *p1)
 {
-    memset(s, 0, sizeof *s);
-    s->pattern[0] = p0;
-    s->pattern[1] = p1;
-    bool ok = rp_start_server(s, cfg) == 0;
+    const char *patterns[] = {p0, p1, NULL};
+    bool ok = rp_start_server(s, cfg, patterns) == 0;
     CHECK(ok);
     return ok;
 }
@@ -417,7 +407,7 @@ static void test_one_identity(void)
 {
     enum { TRIES = 300 };
     rp_server s;
-    if (!start(&s, config(), "too many connections of peer", NULL))
+    if (!start(&s, rp_config(NULL), "too many connections of peer", NULL))
         return;
     p2p_key k;
     char err[256];
@@ -427,7 +417,7 @@ static void test_one_identity(void)
     static rp_raw r[TRIES];
     int held = 0, refused = 0, streak = 0;
     for (int i = 0; i < TRIES && streak < 20; i++) {
-        if (rp_upgrade_from(&r[held], NULL, s.port, &k) == 0) {
+        if (rp_upgrade_from(&r[held], NULL, s.port, &k, 0) == 0) {
             held++;
             streak = 0;
         } else {
@@ -471,7 +461,7 @@ static bool fd_closed_within(int fd, int ms)
 static void test_addr_limits_real(void)
 {
     rp_server s;
-    p2p_host_config cfg = config();
+    p2p_host_config cfg = rp_config(NULL);
     cfg.max_pending_per_ip = 4;
     cfg.max_conns_per_ip = 6;
     cfg.first_byte_ms = 10000;
@@ -481,7 +471,7 @@ static void test_addr_limits_real(void)
     /* six silent sockets from 127.0.0.2: four wait for their handshake, two are refused */
     rp_raw q[6];
     for (int i = 0; i < 6; i++)
-        CHECK_EQ(rp_connect_from(&q[i], "127.0.0.2", s.port), 0);
+        CHECK_EQ(rp_connect_from(&q[i], "127.0.0.2", s.port, 0), 0);
     CHECK(rp_wait_atomic(&s.hits[0], 2, 2000));
     int closed = 0;
     for (int i = 0; i < 6; i++)
@@ -495,9 +485,9 @@ static void test_addr_limits_real(void)
     rp_raw u[7];
     int up = 0;
     for (int i = 0; i < 6; i++)
-        up += rp_upgrade_from(&u[i], "127.0.0.3", s.port, NULL) == 0;
+        up += rp_upgrade_from(&u[i], "127.0.0.3", s.port, NULL, 0) == 0;
     CHECK_EQ(up, 6);
-    CHECK_EQ(rp_connect_from(&u[6], "127.0.0.3", s.port), 0);
+    CHECK_EQ(rp_connect_from(&u[6], "127.0.0.3", s.port, 0), 0);
     CHECK(rp_closed_within(&u[6], 2000));
     CHECK_EQ(atomic_load(&s.hits[1]), 1);
     rp_free(&u[6]);
@@ -511,7 +501,7 @@ static void test_addr_limits_real(void)
     /* a connection given back frees its slot: the limit is a count, not a ban */
     rp_free(&u[0]);
     c = wait_counts(&s, "127.0.0.3", 5, 0);
-    CHECK_EQ(rp_upgrade_from(&u[0], "127.0.0.3", s.port, NULL), 0);
+    CHECK_EQ(rp_upgrade_from(&u[0], "127.0.0.3", s.port, NULL, 0), 0);
     CHECK(rp_yping(&u[0], 1));
     for (int i = 0; i < 6; i++) {
         rp_free(&q[i]);
@@ -525,15 +515,15 @@ static void test_addr_limits_real(void)
 static void test_first_byte(void)
 {
     rp_server s;
-    p2p_host_config cfg = config();
+    p2p_host_config cfg = rp_config(NULL);
     cfg.first_byte_ms = 300;
     cfg.handshake_timeout_ms = 10000;
     if (!start(&s, cfg, "sent nothing within 300 ms", NULL))
         return;
     rp_raw silent, talker;
     uint64_t t0 = clock_mono_ms();
-    CHECK_EQ(rp_connect_from(&silent, "127.0.0.2", s.port), 0);
-    CHECK_EQ(rp_connect_from(&talker, "127.0.0.3", s.port), 0);
+    CHECK_EQ(rp_connect_from(&silent, "127.0.0.2", s.port, 0), 0);
+    CHECK_EQ(rp_connect_from(&talker, "127.0.0.3", s.port, 0), 0);
     CHECK_EQ(rp_send(&talker, "\x13", 1), 0); /* the first byte of the multistream header */
     CHECK(rp_closed_within(&silent, 5000));
     uint64_t took = clock_mono_ms() - t0;
@@ -555,7 +545,7 @@ static void test_first_byte(void)
 static void test_make_room_real(void)
 {
     rp_server s;
-    p2p_host_config cfg = config();
+    p2p_host_config cfg = rp_config(NULL);
     cfg.max_pending_inbound = 3;
     cfg.first_byte_ms = 10000;
     if (!start(&s, cfg,
@@ -563,7 +553,7 @@ static void test_make_room_real(void)
         return;
     rp_raw q[3];
     for (int i = 0; i < 3; i++)
-        CHECK_EQ(rp_connect_from(&q[i], "127.0.0.2", s.port), 0);
+        CHECK_EQ(rp_connect_from(&q[i], "127.0.0.2", s.port, 0), 0);
     counts c = wait_counts(&s, "127.0.0.2", UINT32_MAX, 3);
     CHECK_EQ(c.pending, 3);
     CHECK(honest_in_time(&s, 2000, "newcomer"));
@@ -681,7 +671,7 @@ static void test_silent_flood(void)
     if (!enough_fds(FLOOD_SOCKETS + 1024))
         return;
     rp_server s;
-    if (!start(&s, config(), "handshake slots full (64)", NULL))
+    if (!start(&s, rp_config(NULL), "handshake slots full (64)", NULL))
         return;
     static flood f;
     memset(&f, 0, sizeof f);
@@ -731,13 +721,7 @@ static void test_silent_flood(void)
 
 int main(void)
 {
-    if (sodium_init() < 0)
-        return 1;
-    signal(SIGPIPE, SIG_IGN);
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const rp_test tests[] = {
         {"addrs", test_addrs},
         {"addr_limits", test_addr_limits},
         {"peer_limit", test_peer_limit},
@@ -749,10 +733,7 @@ int main(void)
         {"make_room_real", test_make_room_real},
         {"silent_flood", test_silent_flood},
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        uint64_t t0 = clock_mono_ms();
-        tests[i].fn();
-        printf("%-24s %6llu ms\n", tests[i].name, (unsigned long long)(clock_mono_ms() - t0));
-    }
-    return CHECK_DONE();
+    if (rp_init() < 0)
+        return 1;
+    return rp_run_tests(tests, sizeof tests / sizeof tests[0]);
 }
