@@ -199,6 +199,8 @@ static void conn_on_write(uv_write_t *req, int status)
     conn_write_req *w = (conn_write_req *)req;
     host_conn *c = w->c;
     c->inflight -= w->len;
+    assert(c->h->mem.sending >= w->len);
+    c->h->mem.sending -= w->len;
     c->stall_since = uv_now(c->h->loop); /* progress */
     free(w->data);
     free(w);
@@ -234,6 +236,7 @@ static int conn_write_raw(host_conn *c)
     }
     c->inflight += w->len;
     c->submitted += w->len;
+    c->h->mem.sending += w->len; /* still the host's memory (host_mem_budget) until written */
     return 0;
 }
 

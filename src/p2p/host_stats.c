@@ -14,4 +14,5 @@ void p2p_host_get_stats(const p2p_host *h, p2p_host_stats *out)
     }
     out->mem_queued = h->mem.queued;
     out->mem_held = h->mem.held;
+    out->mem_sending = h->mem.sending;
 }

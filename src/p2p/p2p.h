@@ -170,7 +170,8 @@ typedef struct {
     uint64_t first_byte_ms;      /* an inbound connection that sends nothing for this long is
                                     dropped (then handshake_timeout_ms applies); default 3000 */
     /* Memory that peers can make the host keep: bytes queued on streams (not yet sent) plus
-     * bytes received on streams and not yet taken by the application (paused streams). A write
+     * bytes received on streams and not yet taken by the application (paused streams); the host
+     * budget also counts bytes in the sockets' write queues (p2p_host_stats). A write
      * beyond a budget comes up short; received data beyond one resets its stream (the
      * connection and its other streams go on). See docs/PROTOCOL.md, Yamux, "Flow control and
      * memory". */
@@ -196,11 +197,12 @@ void p2p_host_config_default(p2p_host_config *c);
 
 /* What the host holds now, for monitoring and tests. */
 typedef struct {
-    size_t conns;      /* connections in any stage, closing ones included */
-    size_t streams;    /* Yamux streams open, over all connections */
-    size_t mem_queued; /* bytes queued on streams, not yet sent */
-    size_t mem_held;   /* bytes received on streams, not yet taken by the application; with
-                          mem_queued, what host_mem_budget bounds */
+    size_t conns;       /* connections in any stage, closing ones included */
+    size_t streams;     /* Yamux streams open, over all connections */
+    size_t mem_queued;  /* bytes queued on streams, not yet sent */
+    size_t mem_held;    /* bytes received on streams, not yet taken by the application */
+    size_t mem_sending; /* bytes handed to sockets and not yet written (encrypted); with
+                           mem_queued and mem_held, what host_mem_budget bounds */
 } p2p_host_stats;
 
 typedef enum {

@@ -13,9 +13,9 @@
  *
  * Held data is bounded by resets, not by windows alone (a window once granted cannot be taken
  * back, and every new stream brings 256 KiB): data that would take the session's held bytes
- * beyond its budget, or the pool's queued + held bytes (over every session of the host) beyond
- * the pool's, resets its stream (hold_or_reset). Data handed straight to on_data is never held, so
- * a reader that keeps up is never reset, whatever it receives.
+ * beyond its budget, or the pool's queued + held + sending bytes (over every session of the host)
+ * beyond the pool's, resets its stream (hold_or_reset). Data handed straight to on_data is never
+ * held, so a reader that keeps up is never reset, whatever it receives.
  *
  * Send side, per stream: a queue of at most send_cap (cfg.send_buffer unless lowered) bytes,
  * whatever the peer's window. Session and pool: queued + held is kept within each budget by
@@ -283,7 +283,7 @@ static size_t session_used(const yamux_session *s)
 
 static size_t pool_used(const yamux_pool *p)
 {
-    return p->queued + p->held;
+    return p->queued + p->held + p->sending;
 }
 
 /* The totals change only here, so the session's and the pool's sums stay exact. */
@@ -349,7 +349,8 @@ static size_t write_room(const yamux_stream *st, bool *by_session)
     size_t room = st->send_cap > q ? st->send_cap - q : 0;
     size_t sess = budget_room(s->cfg.session_budget, session_used(s), s->queued_total, q, reserve);
     if (p && p->limit)
-        sess = min_size(sess, budget_room(p->limit, pool_used(p), p->queued, q, reserve));
+        sess =
+            min_size(sess, budget_room(p->limit, pool_used(p), p->queued + p->sending, q, reserve));
     *by_session = sess < room;
     return min_size(room, sess);
 }
@@ -360,7 +361,7 @@ static bool drained(const yamux_session *s)
 {
     const yamux_pool *p = s->cfg.pool;
     return s->queued_total <= s->cfg.session_budget / 2 &&
-           (!p || !p->limit || p->queued <= p->limit / 2);
+           (!p || !p->limit || p->queued + p->sending <= p->limit / 2);
 }
 
 /* Queued plus held bytes are at most half the session's and the pool's budgets. */

@@ -72,9 +72,11 @@ typedef struct {
 /* A memory budget shared by sessions (a host's connections). The caller owns it, zeroed but for
  * limit, and keeps it until the last session using it is freed; the sessions keep the sums. */
 typedef struct {
-    size_t limit;  /* queued + held bytes over all the sessions; 0 = no shared bound */
-    size_t queued; /* bytes queued on their streams, not yet pulled */
-    size_t held;   /* bytes received on their streams, not yet handed over */
+    size_t limit;   /* queued + held + sending bytes over all the sessions; 0 = no shared bound */
+    size_t queued;  /* bytes queued on their streams, not yet pulled */
+    size_t held;    /* bytes received on their streams, not yet handed over */
+    size_t sending; /* kept by the caller: bytes pulled and not yet taken by the transport (a
+                       socket's write queue), so that what left the sessions still counts */
 } yamux_pool;
 
 typedef struct {

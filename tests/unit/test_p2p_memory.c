@@ -347,6 +347,60 @@ static void test_held_host_budget(void)
     CHECK_EQ(rp_stop_server(&s), 0);
 }
 
+static void tune_tiny_host(p2p_host_config *c)
+{
+    tune_patient(c);
+    c->host_mem_budget = 2u << 20;
+}
+
+/* Peers that stop reading while the host writes to them: what waits for their sockets (up to
+ * 1 MiB per connection in the write queue) counts against the host's budget like what is
+ * queued on streams, so over all of them the host keeps at most its budget; an honest peer is
+ * still answered. */
+static void test_sending_host_budget(void)
+{
+    rp_server s;
+    if (rp_start_server(&s, rp_config(tune_tiny_host), NULL) < 0) {
+        CHECK(!"server starts");
+        return;
+    }
+    enum { NC = 6 };
+    static rp_raw r[NC];
+    uint8_t m[128], wu[12];
+    size_t hn = rp_mss_open(RP_SOURCE_PROTO, m);
+    for (int c = 0; c < NC; c++) {
+        CHECK_EQ(rp_upgrade(&r[c], s.port, 4096), 0);
+        /* the source writes for as long as the stream takes it: 16 MiB of window on top */
+        rp_yhdr(wu, RP_Y_WINDOW, 0, 1, 16u << 20);
+        CHECK(rp_ysend(&r[c], RP_Y_SYN, 1, m, hn) == 0 && rp_write(&r[c], wu, sizeof wu) == 0);
+    }
+    /* until the host's output has stalled everywhere: its accounting stops moving */
+    p2p_host_stats st = srv_stats(&s), prev;
+    for (int i = 0; i < 100; i++) {
+        usleep(50 * 1000);
+        prev = st;
+        st = srv_stats(&s);
+        if (i >= 10 && st.mem_sending == prev.mem_sending && st.mem_queued == prev.mem_queued)
+            break;
+    }
+    size_t used = st.mem_queued + st.mem_held + st.mem_sending;
+    printf("%d stalled readers: %zu queued, %zu sending, %zu in all (budget %u)\n", NC,
+           st.mem_queued, st.mem_sending, used, 2u << 20);
+    CHECK(st.mem_sending > 0); /* the write queues are counted */
+    CHECK(used <= (2u << 20) + NC * (YAMUX_WRITE_RESERVE_BYTES + 2 * 65536));
+    /* a newcomer is still served (a stream may always queue its reserve) */
+    rp_raw good;
+    rp_yscan y;
+    memset(&y, 0, sizeof y);
+    CHECK_EQ(rp_upgrade(&good, s.port, 0), 0);
+    CHECK(ping_on(&good, &y, 1, true));
+    CHECK_EQ(atomic_load(&s.disconnected), 0); /* the stalled readers are kept */
+    rp_free(&good);
+    for (int c = 0; c < NC; c++)
+        rp_free(&r[c]);
+    CHECK_EQ(rp_stop_server(&s), 0);
+}
+
 /* ---- by hand: against another process ------------------------------------------------------ */
 
 static int attack_main(int port, int pid, int nconns)
@@ -377,6 +431,7 @@ int main(int argc, char **argv)
         {"held_one_stream", test_held_one_stream},
         {"held_conn_default", test_held_conn_default},
         {"held_host_budget", test_held_host_budget},
+        {"sending_host_budget", test_sending_host_budget},
     };
     if (rp_init() < 0)
         return 1;
