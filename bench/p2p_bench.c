@@ -177,6 +177,12 @@ static int run_sink(int fd, uint32_t max_conns)
     p2p_host_config_default(&cfg);
     cfg.key = &key;
     cfg.max_conns = max_conns;
+    /* every dialer is on 127.0.0.1 and all dial at once: lift the resource manager's limits
+     * that would otherwise stop one address at 64 connections, 16 of them handshaking, and
+     * make the newest of more than 64 handshakes in all give way */
+    cfg.max_conns_per_ip = max_conns;
+    cfg.max_pending_per_ip = max_conns;
+    cfg.max_pending_inbound = max_conns;
     cfg.idle_timeout_ms = 0;
     sink_ctx ctx = {fd};
     p2p_host *h;
