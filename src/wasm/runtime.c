@@ -305,6 +305,28 @@ wasm_value wasm_global_get(const wasm_global *global)
 /* ---- tables ------------------------------------------------------------- */
 
 /* Allocates a table without registering it in the store. */
+/* Grows the allocation *p of *cap units of unit bytes so that it holds need units (need > *cap,
+ * need <= top): to at least double (realloc may copy everything, ASan's always does, so
+ * doubling keeps a loop of small grows copying linear rather than quadratic bytes, which fuel
+ * pays for), at most top; to exactly need if that much room is not there. Returns false,
+ * *p and *cap unchanged, if neither fits. */
+static bool grow_alloc(void **p, uint64_t *cap, uint64_t need, uint64_t top, size_t unit)
+{
+    uint64_t want = *cap * 2 > need ? *cap * 2 : need;
+    if (want > top)
+        want = top;
+    void *q = realloc(*p, (size_t)(want * unit));
+    if (!q && want > need) {
+        want = need;
+        q = realloc(*p, (size_t)(want * unit));
+    }
+    if (!q)
+        return false;
+    *p = q;
+    *cap = want;
+    return true;
+}
+
 static wasm_table *table_make(const wasm_store *store, uint8_t elem, wasm_lim lim, wasm_error *err)
 {
     if (lim.has_max && lim.max < lim.min) {
@@ -372,16 +394,9 @@ int64_t wasm_table_grow(wasm_table *table, uint32_t delta, void *init)
         return -1;
     uint32_t n = old + delta;
     if (n > table->cap) {
-        /* doubling keeps realloc's copying proportional to the growth */
-        uint64_t cap = (uint64_t)table->cap * 2 > n ? (uint64_t)table->cap * 2 : n;
-        if (cap > table->max)
-            cap = table->max; /* fits() checked n against it */
-        void **e = realloc(table->elems, (size_t)cap * sizeof *e);
-        if (!e && cap > n) {
-            cap = n;
-            e = realloc(table->elems, (size_t)cap * sizeof *e);
-        }
-        if (!e)
+        uint64_t cap = table->cap; /* fits() checked n against max */
+        void *e = table->elems;
+        if (!grow_alloc(&e, &cap, n, table->max, sizeof *table->elems))
             return -1;
         table->elems = e;
         table->cap = (uint32_t)cap;
@@ -483,23 +498,14 @@ int64_t wasm_memory_grow(wasm_memory *memory, uint32_t delta)
     uint64_t pages = (uint64_t)old + delta;
     uint64_t bytes = pages * WASM_PAGE_SIZE;
     if (bytes > memory->cap) {
-        /* realloc may copy everything (ASan's always does): doubling keeps the
-         * copying proportional to the pages grown, which fuel pays for */
+        /* fits() checked bytes against the maximum and SIZE_MAX */
         uint64_t top = (uint64_t)memory->max_pages * WASM_PAGE_SIZE;
-        uint64_t cap = memory->cap * 2 > bytes ? memory->cap * 2 : bytes;
-        if (cap > top)
-            cap = top; /* fits() checked bytes against top and SIZE_MAX */
-        if (cap > SIZE_MAX)
-            cap = bytes;
-        uint8_t *d = realloc(memory->data, (size_t)cap);
-        if (!d && cap > bytes) {
-            cap = bytes; /* no room to spare: the exact size may still fit */
-            d = realloc(memory->data, (size_t)cap);
-        }
-        if (!d)
+        if (top > SIZE_MAX)
+            top = bytes;
+        void *d = memory->data;
+        if (!grow_alloc(&d, &memory->cap, bytes, top, 1))
             return -1;
         memory->data = d;
-        memory->cap = cap;
     }
     memset(memory->data + memory->bytes, 0, (size_t)(bytes - memory->bytes));
     memory->bytes = bytes;
