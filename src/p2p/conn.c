@@ -714,11 +714,13 @@ static void conn_start(host_conn *c)
     p2p_host *h = c->h;
     c->tcp_connected = true;
     uv_tcp_nodelay(&c->tcp, 1);
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    char err[HOST_REASON_MAX];
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
-        p2p_maddr_from_sockaddr((struct sockaddr *)&ss, &c->remote, err, sizeof err);
+    if (!c->inbound) { /* an inbound one's was read when it was admitted (host_admit_inbound) */
+        struct sockaddr_storage ss;
+        int len = sizeof ss;
+        char err[HOST_REASON_MAX];
+        if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+            p2p_maddr_from_sockaddr((struct sockaddr *)&ss, &c->remote, err, sizeof err);
+    }
     uint64_t ms = h->cfg.handshake_timeout_ms;
     uint64_t now = uv_now(h->loop);
     if (!c->inbound) {

@@ -399,8 +399,8 @@ static void stream_kill(yamux_stream *st, const char *reason, bool silent);
  * hears RST, bounded like every frame the peer causes) and returns false. In the session, held
  * bytes alone are bounded: our own queue, which writes keep within the budget, must not get
  * the streams of a peer that sent only what its windows allowed reset (both ways of a bulk
- * echo queue and hold at once). In the pool, queued and held together: past that the host is
- * overloaded, and received data is what gives. */
+ * echo queue and hold at once). In the pool, queued, held and sending together: past that the
+ * host is overloaded, and received data is what gives. */
 static bool hold_or_reset(yamux_stream *st, size_t n)
 {
     yamux_session *s = st->s;

@@ -16,7 +16,8 @@
  * may fill up to it, as long as the queued bytes stay within the budgets. Received data: the
  * windows cannot bound it (each stream starts with 256 KiB that the spec lets the peer send at
  * once, and a window once granted is never taken back), so data that would take the session's
- * held bytes beyond session_budget, or the pool's queued + held bytes beyond its limit, resets
+ * held bytes beyond session_budget, or the pool's queued + held + sending bytes beyond its
+ * limit, resets
  * its stream instead (RST; on_close says which budget); the session and its other streams go
  * on. (The session's own queue does not count there: both ways of a bulk echo queue and hold
  * at once, and the peer sent only what its windows allowed.) Data handed straight to a reader
