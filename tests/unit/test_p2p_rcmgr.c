@@ -489,6 +489,8 @@ static void test_addr_limits_real(void)
     CHECK_EQ(up, 6);
     CHECK_EQ(rp_connect_from(&u[6], "127.0.0.3", s.port, 0), 0);
     CHECK(rp_closed_within(&u[6], 2000));
+    /* the event is delivered by the loop thread, possibly after the socket closed */
+    CHECK(rp_wait_atomic(&s.hits[1], 1, 2000));
     CHECK_EQ(atomic_load(&s.hits[1]), 1);
     rp_free(&u[6]);
     c = server_counts(&s, "127.0.0.3", NULL);
@@ -557,6 +559,7 @@ static void test_make_room_real(void)
     counts c = wait_counts(&s, "127.0.0.2", UINT32_MAX, 3);
     CHECK_EQ(c.pending, 3);
     CHECK(honest_in_time(&s, 2000, "newcomer"));
+    CHECK(rp_wait_atomic(&s.hits[0], 1, 2000));
     CHECK_EQ(atomic_load(&s.hits[0]), 1);
     /* the newest of 127.0.0.2 went; the two older ones still wait */
     CHECK(!fd_closed_within(q[0].fd, 50));
