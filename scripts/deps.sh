@@ -15,11 +15,15 @@ DEBIAN_PACKAGES=(
     libsodium-dev             # Ed25519, X25519, ChaCha20-Poly1305, SHA-256 (Noise)
     libprotobuf-c-dev protobuf-c-compiler # libp2p protobuf messages
     jq                        # test scripts read `swarm node` JSON-lines events
+    libwebsockets-dev         # the gateway's HTTP server, on our libuv loop
+    libsqlite3-dev            # the gateway's job store
+    curl                      # tests and docs talk to the HTTP API
 )
 # js-libp2p interop peers need Node.js >= 20 with npm; any install of it will do (Debian's,
 # NodeSource's, nvm's), so it is checked as a command, and Debian's packages are the fallback.
 NODE_PACKAGES=(nodejs npm)
-TERMUX_PACKAGES=(cmake make clang lld pkg-config cjson libuv libsodium protobuf-c nodejs jq)
+TERMUX_PACKAGES=(cmake make clang lld pkg-config cjson libuv libsodium protobuf-c libwebsockets
+    libsqlite nodejs jq curl)
 TERMUX_OPTIONAL=(wabt) # installed when the repository has it; without it spec tests are off
 
 say() { echo "deps: $*"; }
