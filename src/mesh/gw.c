@@ -99,9 +99,20 @@ static void on_handle_closed(uv_handle_t *h)
 
 /* ---- events ------------------------------------------------------------------------------ */
 
+/* A running job holds its module in the store (no eviction while workers may fetch it). */
+static void module_release(mesh_gw *g, const uint8_t hash[MESH_HASH_LEN])
+{
+    ms_module *mod = modstore_get(&g->mods, hash);
+    assert(mod && mod->refs > 0);
+    if (mod && mod->refs)
+        mod->refs--;
+}
+
 static void on_sched_event(void *user, const mesh_gw_event *ev)
 {
     mesh_gw *g = user;
+    if (ev->type == MESH_GW_EV_JOB_END)
+        module_release(g, ev->job->spec.module);
     if (g->cfg.on_event)
         g->cfg.on_event(g, ev, g->cfg.user);
 }
@@ -266,6 +277,8 @@ void mesh_gw_free(mesh_gw *g)
     g->cfg.on_event = NULL; /* no events while the jobs go */
     sched_free(g->s);
     health_free(&g->reg);
+    for (size_t i = 0; i < g->mods.n; i++)
+        g->mods.v[i]->refs = 0; /* running jobs and transfers are gone */
     modstore_free(&g->mods);
     free(g);
 }
@@ -375,9 +388,12 @@ int mesh_gw_start_job(mesh_gw *g, const mesh_job_id *id, const mesh_job_spec *sp
         return err_set(err, errlen, "job spec not checked (mesh_gw_check_job)");
     uint64_t wall = clock_wall_ms();
     uint64_t age = wall > created_ms ? wall - created_ms : 0;
+    modstore_get(&g->mods, spec->module)->refs++; /* released at JOB_END */
     if (sched_start_job(g->s, id, spec, created_ms, age, stored, nstored, gw_now(g), err, errlen) <
-        0)
+        0) {
+        module_release(g, spec->module);
         return -1;
+    }
     sched_job *j = sched_find(g->s, id);
     if (j) {
         mesh_job_info info;
@@ -413,6 +429,9 @@ bool mesh_gw_job_shard(const mesh_gw *g, const mesh_job_id *id, uint32_t i, mesh
 
 void mesh_gw_forget_job(mesh_gw *g, const mesh_job_id *id)
 {
+    mesh_job_info info;
+    if (mesh_gw_job(g, id, &info) && info.status == MESH_JOB_RUNNING)
+        module_release(g, info.spec.module); /* it ends without an event */
     sched_forget(g->s, id, gw_now(g));
     gw_kick(g);
 }
