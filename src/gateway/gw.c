@@ -115,6 +115,10 @@ static void on_mesh_event(mesh_gw *m, const mesh_gw_event *ev, void *user)
         gw_log(g, "node %s %s", peer, state);
         break;
     }
+    case MESH_GW_EV_PEER_ERROR:
+        p2p_peer_id_str(ev->peer, peer);
+        gw_log(g, "node %s broke the protocol: %s", peer, ev->message ? ev->message : "?");
+        break;
     case MESH_GW_EV_LEASE:
         break;
     }
@@ -467,6 +471,7 @@ int gw_new(uv_loop_t *loop, const gw_config *cfg, gw **out, char *err, size_t er
     }
     mesh_gw_config mc = cfg->mesh_cfg;
     mc.host = cfg->host;
+    mc.loop = loop;
     mc.mesh = g->mesh_name;
     mc.on_event = on_mesh_event;
     mc.user = g;

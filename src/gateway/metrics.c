@@ -41,6 +41,8 @@ int gw_metrics(gw *g, buf_t *b)
                  "Valid results of a shard after the first.", s.duplicates);
     rc |= metric(b, "swarm_dropped_results_total", "counter",
                  "Results dropped: unknown job, wrong attempt, no lease.", s.dropped);
+    rc |= metric(b, "swarm_bad_frames_total", "counter",
+                 "Frames from workers that broke the protocol.", s.bad_frames);
     rc |= metric(b, "swarm_strikes_total", "counter", "Strikes given to workers.", s.strikes);
     rc |= metric(b, "swarm_quarantines_total", "counter", "Times a worker was quarantined.",
                  s.quarantines);
