@@ -73,7 +73,12 @@ bool gw_req_arg(const gw_req *r, const char *name, char *out, size_t cap)
     char key[64];
     if (!r->wsi || snprintf(key, sizeof key, "%s=", name) >= (int)sizeof key || cap > INT32_MAX)
         return false;
-    return lws_get_urlarg_by_name(r->wsi, key, out, (int)cap) != NULL;
+    /* lws copies "name=value" into out and points past "name=" */
+    const char *v = lws_get_urlarg_by_name(r->wsi, key, out, (int)cap);
+    if (!v)
+        return false;
+    memmove(out, v, strlen(v) + 1);
+    return true;
 }
 
 void gw_req_on_close(gw_req *r, void (*fn)(gw_req *r, void *user), void *user)
@@ -454,8 +459,13 @@ static void closed_timer(uv_handle_t *t)
 static void poll_closed(uv_timer_t *t)
 {
     gw_http *h = t->data;
-    if (h->alive)
-        return;
+    if (h->alive) {
+        /* with a foreign loop, lws finishes its destruction in a second call once the loop
+         * has closed its handles; a call too early only goes on waiting */
+        lws_context_destroy(h->alive);
+        if (h->alive)
+            return;
+    }
     uv_timer_stop(t);
     uv_close((uv_handle_t *)t, closed_timer);
 }
@@ -468,5 +478,5 @@ void gw_http_close(gw_http *h, void (*done)(void *user), void *user)
     h->ctx = NULL;
     uv_timer_init(h->loop, &h->closing);
     h->closing.data = h;
-    uv_timer_start(&h->closing, poll_closed, 0, 1);
+    uv_timer_start(&h->closing, poll_closed, 1, 1);
 }
