@@ -205,6 +205,12 @@ static int on_http(gw_http *h, session *s, struct lws *wsi, const char *uri)
     }
     char cl[32];
     unsigned long long declared = 0;
+    /* lws 4.1 does not hand us chunked request bodies: refuse them rather than see none */
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        r->close_after = true;
+        respond_error(r, 411, "send the body with a Content-Length, not chunked", NULL);
+        return 0;
+    }
     if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
         char *end;
         declared = strtoull(cl, &end, 10);

@@ -140,6 +140,9 @@ head -c 25165825 /dev/zero >"$tmp/big"
 req POST /api/v1/modules --data-binary @"$tmp/big"
 expect "body over the limit" 413 "over the limit"
 
+req POST /api/v1/modules -H "Transfer-Encoding: chunked" --data-binary @"$root/examples/primes.wasm"
+expect "a chunked body" 411 "Content-Length"
+
 # --- routes --------------------------------------------------------------------------------
 req GET /api/v1/jobs/0123456789abcdef
 expect "unknown job" 404 "unknown job"
@@ -185,6 +188,15 @@ expect "cancelled job reads back" 409 '"status": "cancelled"'
 req POST /deploy/shard -d "{\"wasm_base64\": \"$(base64 -w0 "$root/examples/primes.wasm")\", \"range_size\": 100, \"deadline_ms\": 200}"
 expect "deploy/shard without workers" 504 '"total_sum": null'
 [[ "$body" == *'"missing_shards": [0'* ]] && ok || fail "deploy/shard document: $body"
+
+# clients that go away while they wait: the job ends later without them
+for _ in 1 2 3; do
+    curl -s -m 0.2 -d "{\"module\": \"$hash\", \"range\": [0, 10], \"deadline_ms\": 400, \"wait\": true}" \
+        "$url/api/v1/jobs" >/dev/null 2>&1
+done
+sleep 0.5
+req GET /api/v1/nodes
+expect "the gateway after waiting clients went away" 200 '"nodes"'
 
 # --- the job list ----------------------------------------------------------------------------
 req GET "/api/v1/jobs?limit=2"
