@@ -461,13 +461,25 @@ static void closed_timer(uv_handle_t *t)
         done(user);
 }
 
-/* Polls until lws says its destruction is complete (it writes NULL into h->alive). */
+static void count_closing(uv_handle_t *handle, void *arg)
+{
+    if (uv_is_closing(handle))
+        (*(int *)arg)++;
+}
+
+/* With a foreign loop, lws's destruction takes two calls: the first closes its handles, the
+ * second, once libuv has run every close callback, frees the rest and unloads lws's libuv
+ * plugin (whose code those callbacks are: a second call too early crashes later). So this
+ * waits until no handle of the loop is closing, then calls again, until lws writes NULL into
+ * h->alive. */
 static void poll_closed(uv_timer_t *t)
 {
     gw_http *h = t->data;
     if (h->alive) {
-        /* with a foreign loop, lws finishes its destruction in a second call once the loop
-         * has closed its handles; a call too early only goes on waiting */
+        int closing = 0;
+        uv_walk(h->loop, count_closing, &closing);
+        if (closing > 0)
+            return;
         lws_context_destroy(h->alive);
         if (h->alive)
             return;

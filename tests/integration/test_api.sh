@@ -295,8 +295,17 @@ else
         fail "submit with workers: exit $rc: $(cat "$tmp/submit.out")"
 fi
 
+# a request still waiting when the gateway stops is answered 503
+curl -s -m 20 -o "$tmp/waiting.out" -w '%{http_code}' -H "Authorization: Bearer s3cret" \
+    -d "{\"module\": \"$hash\", \"range\": [0, 10], \"deadline_ms\": 60000, \"wait\": true}" \
+    "$url/api/v1/jobs" >"$tmp/waiting.code" &
+curl_pid=$!
+sleep 0.5
 kill -INT "$gw_pid"
 if wait "$gw_pid"; then ok; else fail "gateway exit status $? after SIGINT"; fi
+wait "$curl_pid"
+[ "$(cat "$tmp/waiting.code")" = 503 ] && grep -q "shutting down" "$tmp/waiting.out" && ok ||
+    fail "a waiting request at shutdown: $(cat "$tmp/waiting.code") $(cat "$tmp/waiting.out")"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
