@@ -62,6 +62,7 @@ typedef struct {
     const uint8_t *wasm;
     size_t wasm_len;
     bool closed, task_gone;
+    bool lie; /* answer module requests with bytes that do not match the hash */
 } tgw;
 
 static void task_data(p2p_stream *s, const uint8_t *p, size_t n, void *user)
@@ -147,7 +148,12 @@ static void mod_data(p2p_stream *s, const uint8_t *p, size_t n, void *user)
     Swarm__Module__ModuleResponse r = SWARM__MODULE__MODULE_RESPONSE__INIT;
     r.has_hash = true;
     r.hash = m->hash;
-    if (memcmp(h, m->hash.data, MESH_HASH_LEN) == 0) {
+    static const uint8_t empty[] = {0, 'a', 's', 'm', 1, 0, 0, 0};
+    if (q->g->lie) {
+        r.has_wasm = true;
+        r.wasm.data = (uint8_t *)empty;
+        r.wasm.len = sizeof empty;
+    } else if (memcmp(h, m->hash.data, MESH_HASH_LEN) == 0) {
         r.has_wasm = true;
         r.wasm.data = (uint8_t *)q->g->wasm;
         r.wasm.len = q->g->wasm_len;
@@ -460,16 +466,55 @@ int main(void)
     CHECK(seen.refused > refused_before);
     CHECK(!u.hello); /* no Hello for an untrusted peer */
 
+    /* a module whose bytes do not match its hash: the leases fail (FAILED, "module
+     * unavailable"), nothing runs, and the next lease asks again */
+    uint8_t b2[sizeof b.b];
+    memcpy(b2, b.b, b.n);
+    static const uint8_t custom[] = {0, 3, 1, 'x', 0}; /* a custom section: another hash */
+    memcpy(b2 + b.n, custom, sizeof custom);
+    a.wasm = b2;
+    a.wasm_len = b.n + sizeof custom;
+    a.lie = true;
+    a.nresults = 0;
+    mesh_job_id j6 = {{6}};
+    tgw_lease(&a, a.task, &j6, 0, 5, "diff", 0);
+    WAIT_FOR(a.nresults >= 5, 5000);
+    CHECK_EQ(count_kind(&a, &j6, SWARM__TASK__RESULT_KIND__FAILED), 5);
+    CHECK(strstr(a.results[0].error, "module unavailable") != NULL);
+    CHECK(strstr(a.results[0].error, "do not match the hash") != NULL);
+    CHECK_EQ(a.module_requests, 2);
+    a.lie = false;
+    a.nresults = 0;
+    tgw_lease(&a, a.task, &j6, 5, 2, "diff", 0);
+    WAIT_FOR(a.nresults >= 2, 5000);
+    CHECK_EQ(count_kind(&a, &j6, SWARM__TASK__RESULT_KIND__VALUE), 2);
+    CHECK_EQ(a.module_requests, 3);
+    a.wasm = b.b;
+    a.wasm_len = b.n;
+
+    /* a frame that breaks the protocol (a length over the limit): the worker drops the stream,
+     * says so, and comes back with a new one */
+    int gone0 = seen.gone, conn0 = seen.connected;
+    static const uint8_t huge[] = {0x80, 0x80, 0x80, 0x01}; /* 2 MiB */
+    CHECK_EQ(p2p_stream_write(a.task, huge, sizeof huge), (ssize_t)sizeof huge);
+    WAIT_FOR(seen.gone > gone0 && seen.connected > conn0 && a.task, 10000);
+    CHECK_EQ(seen.gone, gone0 + 1);
+    CHECK_EQ(seen.connected, conn0 + 1);
+    a.hello = false;
+    WAIT_FOR(a.hello, 2000);
+    CHECK(a.hello);
+
     /* reconnect: the gateway goes away and comes back on the same address */
     char listen[200];
     snprintf(listen, sizeof listen, "%s", a.bare);
     tgw_stop(&a);
-    WAIT_FOR(seen.gone >= 1, 5000);
-    CHECK_EQ(seen.gone, 1);
+    int gone1 = seen.gone, conn1 = seen.connected;
+    WAIT_FOR(seen.gone > gone1, 5000);
+    CHECK_EQ(seen.gone, gone1 + 1);
     spin_for(300);
     CHECK_EQ(tgw_start(&a, listen, false), 0);
-    WAIT_FOR(a.task && seen.connected >= 2, 15000);
-    CHECK_EQ(seen.connected, 2);
+    WAIT_FOR(a.task && seen.connected > conn1, 15000);
+    CHECK_EQ(seen.connected, conn1 + 1);
     CHECK(a.task != NULL);
     mesh_job_id j4 = {{4}};
     a.nresults = 0;
