@@ -357,7 +357,7 @@ static void session_gone(wk_session *ss, const char *why)
     wk_modules_forget_session(w, ss, NULL, false, 0);
     if (ss->target) {
         ss->target->session = NULL;
-        if (ss->trusted)
+        if (ss->trusted && !w->closing)
             wk_emit_msg(w, MESH_WK_EV_GONE, &ss->peer, why);
         wk_schedule_redial(ss->target);
     }
