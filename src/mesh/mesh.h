@@ -132,6 +132,7 @@ typedef enum {
     MESH_GW_EV_LEASE,     /* a shard was leased: job, shard, peer */
     MESH_GW_EV_JOB_END,   /* the job ended: job (its status is final) */
     MESH_GW_EV_NODE,      /* a worker joined, left, was quarantined or released: peer */
+    MESH_GW_EV_PEER_ERROR, /* a worker broke the protocol (its stream is reset): peer, message */
 } mesh_gw_event_type;
 
 typedef struct {
@@ -139,19 +140,25 @@ typedef struct {
     const mesh_job_info *job;     /* SHARD, LEASE, JOB_END */
     uint32_t shard;               /* SHARD, LEASE */
     const mesh_shard_info *info;  /* SHARD, LEASE */
-    const p2p_peer_id *peer;      /* LEASE, NODE */
+    const p2p_peer_id *peer;      /* LEASE, NODE, PEER_ERROR; SHARD: who delivered it */
+    const char *message;          /* PEER_ERROR */
 } mesh_gw_event;
 
 typedef void (*mesh_gw_event_cb)(mesh_gw *g, const mesh_gw_event *ev, void *user);
 
 typedef struct {
     p2p_host *host;          /* the gateway's host (not owned; must outlive the mesh_gw) */
+    uv_loop_t *loop;         /* the host's loop (the gateway's timers run on it) */
     const char *mesh;        /* mesh name for the gossipsub topics; default "default" */
     uint64_t default_fuel;   /* per shard when a job gives none; default 10,000,000,000 */
     uint32_t default_pages;  /* default 256 (16 MiB) */
     uint64_t lease_ms;       /* a lease's timeout; default: derived from the job's deadline */
     unsigned strike_limit;   /* strikes that quarantine a node; default 3 */
     uint64_t quarantine_ms;  /* first quarantine; doubled on each relapse; default 10000 */
+    size_t module_store_max; /* bytes of modules held; unused ones are evicted beyond it;
+                                default 1 GiB */
+    p2p_pubsub *pubsub;      /* the host's gossipsub if it has one; NULL = mesh_gw_new creates
+                                it (one per host) */
     mesh_gw_event_cb on_event;
     void *user;
 } mesh_gw_config;
@@ -266,6 +273,7 @@ typedef struct {
     uint64_t jobs_started, jobs_done, jobs_partial, jobs_timeout, jobs_failed, jobs_cancelled;
     uint64_t leases, results, retries, duplicates, dropped, expired, strikes, quarantines;
     uint64_t modules_served, module_bytes_served;
+    uint64_t bad_frames;  /* frames from workers that broke the protocol (streams reset) */
     uint32_t jobs_running, workers_healthy, slots_total, slots_busy;
 } mesh_gw_stats;
 

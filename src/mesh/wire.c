@@ -225,3 +225,23 @@ Swarm__Module__ModuleResponse *wire_decode_module_response(const uint8_t *p, siz
     }
     return m;
 }
+
+Swarm__Task__Heartbeat *wire_decode_heartbeat(const uint8_t *p, size_t n, char *err,
+                                              size_t errlen)
+{
+    Swarm__Task__Heartbeat *h = swarm__task__heartbeat__unpack(NULL, n, p);
+    if (!h) {
+        err_set(err, errlen, "heartbeat: not a valid Heartbeat");
+        return NULL;
+    }
+    int rc = check_str(h->label, 63, false, "heartbeat: label", err, errlen);
+    if (rc == 0 && (h->slots > 4096 || h->free_slots > 4096))
+        rc = err_set(err, errlen, "heartbeat: slots over 4096");
+    if (rc == 0 && h->has_battery && (h->battery < 0 || h->battery > 100))
+        rc = err_set(err, errlen, "heartbeat: battery must be 0..100");
+    if (rc < 0) {
+        swarm__task__heartbeat__free_unpacked(h, NULL);
+        return NULL;
+    }
+    return h;
+}

@@ -61,4 +61,9 @@ Swarm__Module__ModuleRequest *wire_decode_module_request(const uint8_t *p, size_
 Swarm__Module__ModuleResponse *wire_decode_module_response(const uint8_t *p, size_t n, char *err,
                                                            size_t errlen);
 
+/* Decodes and checks a Heartbeat of the nodes topic: label at most 63 bytes, slots and
+ * free_slots at most 4096, battery 0..100. Free with swarm__task__heartbeat__free_unpacked. */
+Swarm__Task__Heartbeat *wire_decode_heartbeat(const uint8_t *p, size_t n, char *err,
+                                              size_t errlen);
+
 #endif
