@@ -49,8 +49,8 @@ static void round_trip(const gw_jobspec *s)
         buf_printf(&b, "{\"module_base64\": \"%s\"", text);
         free(text);
     }
-    buf_printf(&b, ", \"range\": [%" PRId64 ", %" PRId64 "], \"reduce\": \"%s\"", j->start,
-               j->end, mesh_reduce_name(j->reduce));
+    buf_printf(&b, ", \"range\": [%" PRId64 ", %" PRId64 "], \"reduce\": \"%s\"", j->start, j->end,
+               mesh_reduce_name(j->reduce));
     if (j->entry[0]) {
         buf_puts(&b, ", \"entry\": ");
         must(gw_jw_str(&b, j->entry) == 0);
