@@ -23,15 +23,15 @@
 typedef struct gw gw;
 
 typedef struct {
-    p2p_host *host;         /* not owned; must outlive the gw */
-    const char *http;       /* "ADDR:PORT" to listen on; default "127.0.0.1:3000"; port 0 picks */
-    const char *token;      /* bearer token; NULL = none (then only a loopback http is allowed) */
-    const char *data_dir;   /* the store lives in <data_dir>/gateway.db (dir created 0700) */
-    const char *mesh;       /* mesh name; default "default" */
-    size_t max_body;        /* request body limit in bytes; default 24 MiB (a 16 MiB module in
-                               base64, with room for the rest of the spec) */
+    p2p_host *host;          /* not owned; must outlive the gw */
+    const char *http;        /* "ADDR:PORT" to listen on; default "127.0.0.1:3000"; port 0 picks */
+    const char *token;       /* bearer token; NULL = none (then only a loopback http is allowed) */
+    const char *data_dir;    /* the store lives in <data_dir>/gateway.db (dir created 0700) */
+    const char *mesh;        /* mesh name; default "default" */
+    size_t max_body;         /* request body limit in bytes; default 24 MiB (a 16 MiB module in
+                                base64, with room for the rest of the spec) */
     mesh_gw_config mesh_cfg; /* tuning for the mesh (host, on_event, user are set by gw_new) */
-    bool quiet;             /* no log lines on stderr */
+    bool quiet;              /* no log lines on stderr */
 } gw_config;
 
 /* Fills c with the defaults above (mesh_cfg with mesh_gw_config_default). */

@@ -302,12 +302,14 @@ typedef struct {
     int64_t value;
     const char *error;
     uint64_t fuel_used, elapsed_us;
+    int64_t start, end;      /* SHARD: the range */
 } mesh_worker_event;
 
 typedef void (*mesh_worker_event_cb)(mesh_worker *w, const mesh_worker_event *ev, void *user);
 
 typedef struct {
-    p2p_host *host;               /* not owned */
+    uv_loop_t *loop;              /* the host's loop */
+    p2p_host *host;               /* not owned; must outlive the worker */
     const char *const *bootstrap; /* gateway multiaddrs to dial (with /p2p/ID: trusted) */
     size_t nbootstrap;
     const p2p_peer_id *trust;     /* further trusted gateway ids */

@@ -33,6 +33,8 @@ const char *wasm_trap_message(wasm_trap trap)
         return "out of fuel";
     case WASM_TRAP_HOST:
         return "host function failed";
+    case WASM_TRAP_INTERRUPTED:
+        return "interrupted";
     }
     return "unknown trap";
 }

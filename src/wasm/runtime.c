@@ -108,6 +108,7 @@ wasm_store *wasm_store_new(const wasm_limits *limits)
     if (s->lim.stack_bytes == 0)
         s->lim.stack_bytes = WASM_DEFAULT_STACK_BYTES;
     fuel_reset(s, s->lim.fuel);
+    atomic_init(&s->interrupted, false);
     return s;
 }
 
@@ -174,6 +175,11 @@ void wasm_store_free(wasm_store *store)
 void wasm_store_set_fuel(wasm_store *store, uint64_t fuel)
 {
     fuel_reset(store, fuel);
+}
+
+void wasm_store_interrupt(wasm_store *store)
+{
+    atomic_store_explicit(&store->interrupted, true, memory_order_relaxed);
 }
 
 uint64_t wasm_store_fuel_used(const wasm_store *store)

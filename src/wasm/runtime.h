@@ -9,6 +9,8 @@
 #ifndef SWARM_WASM_RUNTIME_H
 #define SWARM_WASM_RUNTIME_H
 
+#include <stdatomic.h>
+
 #include "module.h"
 
 #define WASM_PAGE_SIZE           65536u
@@ -77,7 +79,10 @@ struct wasm_store {
     wasm_limits lim;     /* with defaults applied (never 0) except fuel */
     uint64_t fuel_left;  /* remaining fuel; INT64_MAX when unlimited */
     uint64_t fuel_start; /* fuel_left when last set */
-    uint64_t *stack;     /* value stack for frames, lim.stack_bytes / 8 slots, lazily made */
+    /* set by wasm_store_interrupt from any thread; read by the interpreter when its fuel
+     * slice runs out (relaxed: the trap only has to come soon, it orders nothing) */
+    atomic_bool interrupted;
+    uint64_t *stack; /* value stack for frames, lim.stack_bytes / 8 slots, lazily made */
     size_t stack_slots;
     uint32_t depth;      /* wasm frames currently active */
     uint32_t host_depth; /* nested interpreter entries (host -> wasm) on the C stack */

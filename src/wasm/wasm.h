@@ -87,6 +87,7 @@ typedef enum wasm_trap {
     WASM_TRAP_STACK_EXHAUSTED,   /* "call stack exhausted" */
     WASM_TRAP_OUT_OF_FUEL,       /* "out of fuel" */
     WASM_TRAP_HOST,              /* a host function reported an error */
+    WASM_TRAP_INTERRUPTED,       /* "interrupted": wasm_store_interrupt was called */
 } wasm_trap;
 
 /* What went wrong. offset is the byte offset in the module binary for
@@ -183,6 +184,14 @@ void wasm_store_set_fuel(wasm_store *store, uint64_t fuel);
 
 /* Fuel consumed since the store was made or its fuel last set. */
 uint64_t wasm_store_fuel_used(const wasm_store *store);
+
+/* Asks the call running in store (if any) to stop: it traps WASM_TRAP_INTERRUPTED
+ * ("interrupted") within about 2^18 units of fuel (well under a millisecond of
+ * ordinary code), whatever its fuel limit, unlimited included. The request is
+ * sticky: every later call and instantiation in the store traps the same way at
+ * once. The only wasm_store function that may be called from another thread
+ * while the store is in use; the store must stay alive until it returns. */
+void wasm_store_interrupt(wasm_store *store);
 
 /* ---- external objects ------------------------------------------------- */
 

@@ -1,0 +1,65 @@
+/* http.h - internal to src/gateway: a small HTTP/1.1 server on libwebsockets, on the caller's
+ * libuv loop. It reads a request (method, path, query, a body up to a bound), checks the bearer
+ * token, and hands the whole request to one handler, which answers at once or later (a waited
+ * job): a request is answered exactly once with gw_req_respond, or is abandoned when its
+ * client goes away (the closed callback says so; the gw_req is gone after it).
+ *
+ * Bad requests are answered here without the handler: 401 without the right token, 413 for a
+ * body over the limit (by Content-Length before reading, and by counting while reading). */
+#ifndef SWARM_GW_HTTP_H
+#define SWARM_GW_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "util.h"
+
+typedef struct gw_http gw_http;
+typedef struct gw_req gw_req;
+
+typedef void (*gw_http_handler)(gw_req *r, void *user);
+
+typedef struct {
+    const char *addr;  /* "ADDR:PORT" (IPv4 or [IPv6]); port 0 picks one */
+    const char *token; /* NULL or "": no authorization */
+    size_t max_body;
+    gw_http_handler on_request;
+    void *user;
+} gw_http_config;
+
+/* Listens on cfg->addr on loop. Refuses a non-loopback address without a token. */
+int gw_http_new(uv_loop_t *loop, const gw_http_config *cfg, gw_http **out, char *err,
+                size_t errlen);
+
+/* The port bound. */
+int gw_http_port_of(const gw_http *h);
+
+/* Stops listening and closes every connection (waiting requests get their closed callback),
+ * then frees h and runs done(user) on the loop once libwebsockets has closed its handles. */
+void gw_http_close(gw_http *h, void (*done)(void *user), void *user);
+
+/* What a request holds, valid until it is answered or closed. */
+const char *gw_req_method(const gw_req *r); /* "GET", "POST", "DELETE", ... */
+const char *gw_req_path(const gw_req *r);   /* without the query */
+const uint8_t *gw_req_body(const gw_req *r, size_t *len);
+
+/* The value of query argument `name` (?name=value) copied into out; false if absent. */
+bool gw_req_arg(const gw_req *r, const char *name, char *out, size_t cap);
+
+/* Answers with status, a content type and body (taken: the request frees it), and optionally
+ * one extra header line ("Allow: GET, POST"). Large bodies are written in pieces as the
+ * client reads them. */
+void gw_req_respond(gw_req *r, int status, const char *content_type, buf_t *body,
+                    const char *extra_header);
+
+/* Asks for fn(r, user) if the client goes away before the answer; r is invalid after it. */
+void gw_req_on_close(gw_req *r, void (*fn)(gw_req *r, void *user), void *user);
+
+/* Sets/reads an opaque pointer the handler keeps with the request. */
+void gw_req_set_data(gw_req *r, void *data);
+void *gw_req_data(const gw_req *r);
+
+#endif
