@@ -78,8 +78,8 @@
  * (out of fuel), or FUEL_INTERRUPTED, leaving *reserve holding all fuel left
  * with n given back (the block did not run). Inline, not called: a call would
  * clobber the float registers the hot code keeps values in (nbody ran 30% slower). */
-static inline __attribute__((always_inline)) int64_t refuel(wasm_store *store, int64_t fuel, int64_t n,
-                                                volatile int64_t *reserve)
+static inline __attribute__((always_inline)) int64_t refuel(wasm_store *store, int64_t fuel,
+                                                            int64_t n, volatile int64_t *reserve)
 {
     if (atomic_load_explicit(&store->interrupted, memory_order_relaxed)) {
         *reserve += fuel + n;
@@ -355,12 +355,20 @@ static wasm_status run(wasm_store *store, wasm_instance *inst, const uint32_t *i
                 goto fuel_exit;                                      \
         }                                                            \
     } while (0)
+/* Charges the block ip now points at (its count is the word before it) and runs it. The
+ * slow path is one shared block, so the hot branch handlers carry no refuel code. */
+#define CHARGE_TARGET()          \
+    do {                         \
+        fuel -= (int64_t)ip[-1]; \
+        if (UNLIKELY(fuel < 0))  \
+            goto refuel_target;  \
+        DISPATCH();              \
+    } while (0)
 /* Jumps by the displacement in operand word k and charges the target's count. */
 #define BRANCH(k)                   \
     do {                            \
         ip = &I(k) + (int32_t)I(k); \
-        CHARGE(ip[-1]);             \
-        DISPATCH();                 \
+        CHARGE_TARGET();            \
     } while (0)
 
     FUEL_LOAD();
@@ -375,8 +383,10 @@ L_EXIT:
     FUEL_SAVE();
     return WASM_OK;
 L_FUEL:
-    CHARGE(I(0));
-    NEXT(1);
+    /* the op's count is the word after it, and the block follows: the same as a branch's
+     * target, whose count is the word before it */
+    ip += OP_HW + 1;
+    CHARGE_TARGET();
 L_BR:
     BRANCH(0);
 L_BR_NZ:
@@ -429,8 +439,7 @@ L_BR_TABLE : {
     uint32_t i = (uint32_t)S(0), n = I(1);
     const uint32_t *t = &I(2 + (i < n ? i : n));
     ip = t + (int32_t)*t;
-    CHARGE(ip[-1]);
-    DISPATCH();
+    CHARGE_TARGET();
 }
 L_RETURNN:
     memmove(fp, fp + I(1), (size_t)I(0) * sizeof *fp);
@@ -1516,6 +1525,10 @@ L_I64_EXTEND32_S:
     S(0) = r;
     NEXT(2);
 
+refuel_target:
+    fuel = refuel(store, fuel, (int64_t)ip[-1], &cold.reserve);
+    if (fuel >= 0)
+        DISPATCH();
 fuel_exit:
     if (fuel == FUEL_INTERRUPTED) {
         fuel = 0; /* refuel left all the fuel in the reserve */
