@@ -28,6 +28,7 @@ struct gw {
     uint64_t requests[6]; /* answers by status class: 1xx..5xx, and [0] for others */
     uint64_t store_errors_logged;
     bool closing;
+    bool trim_pending;  /* a big job was forgotten: give its memory back at the next flush */
     int closes_pending; /* handles still closing after gw_close */
     void (*done)(void *user);
     void *done_user;
