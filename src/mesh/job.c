@@ -1,6 +1,7 @@
 /* job.c - the names and small rules of jobs that gateway, worker and API share (mesh.h). */
 #include <string.h>
 
+#include "hex.h"
 #include "mesh.h"
 
 /* One table per fact: each enum's names, and the HTTP status of each outcome. */
@@ -68,34 +69,13 @@ void mesh_shard_range(int64_t start, int64_t end, uint32_t n, uint32_t i, int64_
 
 void mesh_job_id_str(const mesh_job_id *id, char out[2 * MESH_JOB_ID_LEN + 1])
 {
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < MESH_JOB_ID_LEN; i++) {
-        out[2 * i] = hex[id->b[i] >> 4];
-        out[2 * i + 1] = hex[id->b[i] & 15];
-    }
-    out[2 * MESH_JOB_ID_LEN] = '\0';
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    hex_encode(id->b, MESH_JOB_ID_LEN, out);
 }
 
 int mesh_job_id_parse(const char *text, mesh_job_id *id)
 {
-    if (strlen(text) != 2 * MESH_JOB_ID_LEN)
+    size_t n = strlen(text), got;
+    if (n != 2 * MESH_JOB_ID_LEN)
         return -1;
-    for (int i = 0; i < MESH_JOB_ID_LEN; i++) {
-        int a = hexval(text[2 * i]), b = hexval(text[2 * i + 1]);
-        if (a < 0 || b < 0)
-            return -1;
-        id->b[i] = (uint8_t)(a << 4 | b);
-    }
-    return 0;
+    return hex_decode(text, n, id->b, &got, NULL, 0);
 }
