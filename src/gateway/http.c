@@ -24,6 +24,7 @@ struct gw_http {
     uint8_t token_hash[crypto_generichash_BYTES];
     struct lws_protocols protocols[2];
     uv_timer_t closing;
+    unsigned close_polls; /* ticks of `closing` so far: the wait has a deadline */
     void (*done)(void *user);
     void *done_user;
 };
@@ -472,9 +473,16 @@ static void count_closing(uv_handle_t *handle, void *arg)
  * plugin (whose code those callbacks are: a second call too early crashes later). So this
  * waits until no handle of the loop is closing, then calls again, until lws writes NULL into
  * h->alive. */
+#define HTTP_CLOSE_POLLS 3000 /* 1 ms each */
+
 static void poll_closed(uv_timer_t *t)
 {
     gw_http *h = t->data;
+    if (h->alive && ++h->close_polls > HTTP_CLOSE_POLLS) {
+        /* lws never finished: leave its context (a leak) rather than hang the shutdown */
+        fprintf(stderr, "gateway: libwebsockets did not finish closing; going on without it\n");
+        h->alive = NULL;
+    }
     if (h->alive) {
         int closing = 0;
         uv_walk(h->loop, count_closing, &closing);
