@@ -350,7 +350,8 @@ static int run(demo *d)
         goto close_signals;
     }
     d->client.cmd = "demo";
-    printf("swarm demo: a gateway and %u workers on 127.0.0.1, folder %s\n", d->workers, d->dir);
+    printf("swarm demo: a gateway and %u worker%s on 127.0.0.1, folder %s\n", d->workers,
+           d->workers == 1 ? "" : "s", d->dir);
     if (demo_start_gateway(d) == 0 && demo_start_workers(d) == 0)
         rc = demo_job(d);
     if (d->signal && rc == SWARM_EXIT_OK)
@@ -422,6 +423,7 @@ static int load_module(demo *d, uint8_t **owned)
     return SWARM_EXIT_OK;
 }
 
+/* Reads the options into d. Returns -1 to go on, else the exit code (help, usage error). */
 static int parse(demo *d, int argc, char **argv)
 {
     const char *v, *range = NULL;
@@ -481,11 +483,12 @@ int cmd_demo(int argc, char **argv)
     d->http = DEFAULT_HTTP;
     d->http_default = true;
     uint8_t *owned = NULL;
-    int rc = parse(d, argc, argv);
-    if (rc < 0)
+    int rc = parse(d, argc, argv); /* -1: go on */
+    if (rc < 0) {
         rc = load_module(d, &owned);
-    if (rc == SWARM_EXIT_OK)
-        rc = run(d);
+        if (rc == SWARM_EXIT_OK)
+            rc = run(d);
+    }
     if (d->module)
         wasm_module_free(d->module);
     free(owned);

@@ -228,6 +228,7 @@ int demo_start_workers(demo *d)
         }
         dp_pump(&d->procs, 100);
     }
-    printf("the mesh is up: %u workers, %u slots\n", d->workers, d->slots);
+    printf("the mesh is up: %u worker%s, %u slots\n", d->workers, d->workers == 1 ? "" : "s",
+           d->slots);
     return 0;
 }
