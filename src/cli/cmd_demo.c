@@ -22,7 +22,7 @@
 
 static const char usage[] =
     "usage: swarm demo [--workers N] [--module M.wasm --range A..B] [--shards K]\n"
-    "                  [--http ADDR:PORT] [--data-dir DIR] [--once]\n"
+    "                  [--http ADDR:PORT] [--data-dir DIR] [--check-ms MS] [--once]\n"
     "\n"
     "Start a gateway and a few workers on this machine, run an example job across them and\n"
     "print the outcome: the value, the shards, the per-worker breakdown, and a check of the\n"
@@ -39,6 +39,9 @@ static const char usage[] =
     "                   free port when 3000 is taken)\n"
     "  --data-dir DIR   keep the gateway's and the workers' folders and logs here (default: a\n"
     "                   temporary folder, removed at exit)\n"
+    "  --check-ms MS    check the value over the whole range when that takes here less than\n"
+    "                   MS by the workers' busy time (default 10000), else over the first\n"
+    "                   shard's range (a second job)\n"
     "  --once           stop after the outcome (also DEMO_ONCE=1 in the environment)\n"
     "\n"
     "Exit status: 0 the job answered 200 and the check agreed; 1 otherwise, or a process did\n"
@@ -51,7 +54,7 @@ static const char usage[] =
 #define POLL_MS         100
 #define PROGRESS_MS     250
 #define STOP_GRACE_MS   10000 /* SIGTERM to SIGKILL */
-#define CHECK_BUDGET_MS 10000 /* a whole-range check expected to take longer checks a part */
+#define CHECK_MS        10000 /* a whole-range check expected to take longer checks a part */
 #define SHARDS_PER_SLOT 4
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -235,8 +238,8 @@ static int local_sum(demo *d, int64_t lo, int64_t hi, uint32_t k, const cJSON *d
 }
 
 /* Checks the job's value against the same calls run here: over the whole range when that
- * takes at most CHECK_BUDGET_MS by the workers' busy time, else over the first shard's range
- * (a second, smaller job). Returns SWARM_EXIT_OK when they agree. */
+ * takes less than --check-ms by the workers' busy time, else over the first shard's range (a
+ * second, smaller job). Returns SWARM_EXIT_OK when they agree. */
 static int check(demo *d, const buf_t *answer)
 {
     cJSON *doc = cJSON_Parse((const char *)answer->data);
@@ -258,14 +261,14 @@ static int check(demo *d, const buf_t *answer)
     const char *what = "the whole range";
     buf_t sub;
     buf_init(&sub, JC_ANSWER_MAX);
-    if (busy / threads > CHECK_BUDGET_MS) {
+    if (busy / threads >= (double)d->check_ms) {
         mesh_shard_range(d->lo, d->hi, k, 0, &lo, &hi);
         uint64_t len = (uint64_t)hi - (uint64_t)lo, sk = d->slots ? d->slots : 1;
         k = (uint32_t)(sk < len ? sk : len);
         int status;
-        printf("check: the whole range would take about %.0f s here: checking [%" PRId64
-               ", %" PRId64 ") instead, on the mesh and here\n",
-               busy / threads / 1000, lo, hi);
+        printf("check: the whole range would take about %.1f s here, not under %.1f s "
+               "(--check-ms): checking [%" PRId64 ", %" PRId64 ") instead, on the mesh and here\n",
+               busy / threads / 1000, (double)d->check_ms / 1000, lo, hi);
         if (run_job(d, lo, hi, k, false, &status, &sub) != SWARM_EXIT_OK || status != 200 ||
             !doc_value(&sub, &want)) {
             fprintf(stderr,
@@ -447,6 +450,9 @@ static int parse(demo *d, int argc, char **argv)
             if (a.exit_code < 0 && cli_parse_u64(&a, "--shards", v, &d->shards) &&
                 (d->shards < 1 || d->shards > MESH_MAX_SHARDS))
                 cli_usage_error(&a, "--shards must be 1..%d", MESH_MAX_SHARDS);
+        } else if (cli_opt(&a, "--check-ms", &v)) {
+            if (a.exit_code < 0)
+                cli_parse_u64(&a, "--check-ms", v, &d->check_ms);
         } else if (cli_opt(&a, "--http", &v)) {
             if (a.exit_code < 0 && !strrchr(v, ':'))
                 cli_usage_error(&a, "--http: expected ADDR:PORT, got '%s'", v);
@@ -482,6 +488,7 @@ int cmd_demo(int argc, char **argv)
     d->hi = DEFAULT_HI;
     d->http = DEFAULT_HTTP;
     d->http_default = true;
+    d->check_ms = CHECK_MS;
     uint8_t *owned = NULL;
     int rc = parse(d, argc, argv); /* -1: go on */
     if (rc < 0) {

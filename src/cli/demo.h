@@ -35,6 +35,7 @@ typedef struct {
     bool http_default; /* not given: fall back to a free port when 3000 is taken */
     const char *data_dir;
     bool once;
+    uint64_t check_ms; /* the in-process check's budget for the whole range */
 
     /* the module, loaded and checked before anything starts */
     const uint8_t *wasm; /* the embedded bytes or the file's (owned by cmd_demo) */

@@ -112,6 +112,17 @@ check "DEMO_ONCE=1 means --once" bash -c \
     "DEMO_ONCE=1 timeout 300 '$swarm' demo --http 127.0.0.1:0 --workers 1 --range 1..2001 >'$tmp/env.out' 2>&1"
 check "  ... and the demo said it stops" grep -q -- '--once: stopping now' "$tmp/env.out"
 
+# ---- 1b. a check too dear for the whole range checks the first shard's range --------------
+out=$tmp/part.out
+timeout 300 "$swarm" demo --once --http 127.0.0.1:0 --workers 2 --range "$RANGE" --check-ms 0 \
+    >"$out" 2>&1
+code=$?
+check "--check-ms 0: exit 0" test "$code" = 0 || cat "$out"
+part=$(sed -n 's/^check: .* checking \[\([0-9]*\), \([0-9]*\)) instead.*/\1..\2/p' "$out")
+want=$("$swarm" run "$root/examples/collatz.wasm" --range "${part:-0..0}")
+check "  ... checks a part ($part) with a second job, equal to swarm run over it ($want)" \
+    grep -q "^check: the same [0-9]* calls over that range, .* sum to $want: equal" "$out"
+
 # ---- 2. a demo that keeps running: dashboard up until SIGINT --------------------------------
 out=$tmp/run.out
 "$swarm" demo --http 127.0.0.1:0 --range 1..20001 >"$out" 2>&1 &
