@@ -377,6 +377,13 @@ static int run(demo *d)
     if (killed)
         fprintf(stderr, "swarm demo: %d processes did not stop within %d s: killed\n", killed,
                 STOP_GRACE_MS / 1000);
+    const dp_child *bad = dp_unclean_stop(&d->procs);
+    if (bad) {
+        /* a child that cannot stop cleanly is a bug worth failing for (sanitizer reports too) */
+        fprintf(stderr, "swarm demo: %s did not stop cleanly\n", bad->name);
+        demo_report_child(d, bad);
+        rc = SWARM_EXIT_RUNTIME;
+    }
     dp_close(&d->procs);
 close_signals:
     for (int i = 0; i < 3; i++)

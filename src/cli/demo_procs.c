@@ -161,6 +161,7 @@ int dp_stop_all(dp_set *s, uint64_t grace_ms)
     for (size_t i = 0; i < s->n; i++) {
         dp_child *k = &s->kids[i];
         k->stopping = true;
+        k->signalled = k->running;
         if (k->running)
             uv_process_kill(&k->proc, SIGTERM);
     }
@@ -174,6 +175,16 @@ int dp_stop_all(dp_set *s, uint64_t grace_ms)
     if (killed)
         wait_exits(s, KILL_WAIT_MS);
     return killed;
+}
+
+const dp_child *dp_unclean_stop(const dp_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const dp_child *k = &s->kids[i];
+        if (k->signalled && !k->running && (k->term_signal || k->exit_status != 0))
+            return k;
+    }
+    return NULL;
 }
 
 void dp_close(dp_set *s)

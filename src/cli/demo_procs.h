@@ -22,8 +22,9 @@ typedef struct {
     char name[32];  /* "gateway", "worker-1", for messages */
     char log[4200]; /* where its output goes */
     int pid;
-    bool running;  /* spawned and not yet exited */
-    bool stopping; /* we asked it to stop: its exit is expected */
+    bool running;   /* spawned and not yet exited */
+    bool stopping;  /* we asked it to stop: its exit is expected */
+    bool signalled; /* it was running when dp_stop_all sent SIGTERM */
     int64_t exit_status;
     int term_signal;
 } dp_child;
@@ -66,6 +67,10 @@ const dp_child *dp_unexpected_exit(const dp_set *s);
 /* Stops every running child: SIGTERM to all, SIGKILL to any still running after grace_ms, and
  * waits (a few more seconds at most) for their exits. Returns how many needed SIGKILL. */
 int dp_stop_all(dp_set *s, uint64_t grace_ms);
+
+/* The first child that dp_stop_all stopped with SIGTERM and that exited with a status other
+ * than 0 (a clean stop is 0), or NULL. */
+const dp_child *dp_unclean_stop(const dp_set *s);
 
 /* Closes the handles; the caller then runs the loop until it is empty. Children must have
  * exited (dp_stop_all). */
