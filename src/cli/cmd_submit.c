@@ -5,10 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "cli.h"
-#include "http_client.h"
+#include "job_client.h"
 #include "mesh.h"
 #include "util.h"
 
@@ -32,127 +30,7 @@ static const char usage[] =
     "Exit status: 0 every shard returned a value (200); 1 partial (206), timeout (504), traps\n"
     "(422) or a gateway error; 2 usage; 3 the module is invalid or does not fit the job.\n";
 
-#define POLL_MS         100
-#define HTTP_TIMEOUT_MS 30000
-#define ANSWER_MAX      (256u << 20)
-
-typedef struct {
-    hc_url url;
-    const char *token;
-} client;
-
-/* One request; the answer's body into *answer (reset first). */
-static int call(const client *c, const char *method, const char *path, const char *ctype,
-                const void *body, size_t len, int *status, buf_t *answer)
-{
-    char err[512];
-    buf_free(answer);
-    buf_init(answer, ANSWER_MAX);
-    if (hc_request(&c->url, method, path, ctype, body, len, c->token, HTTP_TIMEOUT_MS, status,
-                   answer, err, sizeof err) < 0) {
-        fprintf(stderr, "swarm submit: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
-/* The "error" of an error document, or the whole answer. */
-static void print_error(const char *what, int status, const buf_t *answer)
-{
-    cJSON *doc = cJSON_Parse((const char *)answer->data);
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
-    fprintf(stderr, "swarm submit: %s: %d: %s\n", what, status,
-            cJSON_IsString(e) ? e->valuestring : (const char *)answer->data);
-    cJSON_Delete(doc);
-}
-
-/* The top-level "value" of a job document as written (an exact integer that cJSON would
- * round): our documents put it after the spec and the counts, before any nested value. */
-static const char *raw_value(const char *doc, char *out, size_t cap)
-{
-    const char *p = strstr(doc, "\"value\": ");
-    if (!p)
-        return "null";
-    p += 9;
-    size_t n = strspn(p, "-0123456789null");
-    if (n == 0 || n >= cap)
-        return "null";
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return out;
-}
-
-static double num(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
-static void print_ranges(const char *title, const cJSON *list, bool errors)
-{
-    int n = cJSON_GetArraySize(list);
-    if (n <= 0)
-        return;
-    printf("%s:\n", title);
-    const cJSON *it;
-    int shown = 0;
-    cJSON_ArrayForEach(it, list)
-    {
-        if (shown++ == 20) {
-            printf("  ... %d more (--json shows all)\n", n - 20);
-            break;
-        }
-        const cJSON *r = errors ? cJSON_GetObjectItemCaseSensitive(it, "range") : it;
-        char *text = cJSON_PrintUnformatted(r);
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(it, "error");
-        printf("  %s%s%s\n", text ? text : "?", errors ? "  " : "",
-               errors && cJSON_IsString(e) ? e->valuestring : "");
-        free(text);
-    }
-}
-
-static void print_outcome(const char *text, int status)
-{
-    cJSON *doc = cJSON_Parse(text);
-    if (!doc) {
-        printf("%s\n", text);
-        return;
-    }
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(doc, "status");
-    const cJSON *shards = cJSON_GetObjectItemCaseSensitive(doc, "shards");
-    const cJSON *values = cJSON_GetObjectItemCaseSensitive(doc, "values");
-    char v[32];
-    printf("job %s: %s (%d) in %.0f ms\n", cJSON_IsString(id) ? id->valuestring : "?",
-           cJSON_IsString(st) ? st->valuestring : "?", status, num(doc, "elapsed_ms"));
-    if (cJSON_IsArray(values)) {
-        char *all = cJSON_PrintUnformatted(values);
-        int n = cJSON_GetArraySize(values);
-        if (all && strlen(all) <= 400)
-            printf("values: %s\n", all);
-        else
-            printf("values: %d (--json shows them)\n", n);
-        free(all);
-    } else {
-        printf("value: %s\n", raw_value(text, v, sizeof v));
-    }
-    printf("shards: %.0f/%.0f done, %.0f failed, %.0f missing, %.0f duplicates, %.0f retries\n",
-           num(shards, "done"), num(shards, "total"), num(shards, "failed"), num(shards, "missing"),
-           num(shards, "duplicates"), num(shards, "retries"));
-    print_ranges("missing", cJSON_GetObjectItemCaseSensitive(doc, "missing"), false);
-    print_ranges("errors", cJSON_GetObjectItemCaseSensitive(doc, "errors"), true);
-    const cJSON *workers = cJSON_GetObjectItemCaseSensitive(doc, "workers"), *w;
-    if (cJSON_GetArraySize(workers) > 0)
-        printf("workers:\n");
-    cJSON_ArrayForEach(w, workers)
-    {
-        const cJSON *peer = cJSON_GetObjectItemCaseSensitive(w, "peer");
-        printf("  %s  %.0f shards  fuel %.0f  busy %.0f ms\n",
-               cJSON_IsString(peer) ? peer->valuestring : "?", num(w, "shards"), num(w, "fuel"),
-               num(w, "busy_ms"));
-    }
-    cJSON_Delete(doc);
-}
+#define POLL_MS 100
 
 static int exit_for(int status)
 {
@@ -210,7 +88,7 @@ int cmd_submit(int argc, char **argv)
     if (!token)
         token = getenv("SWARM_TOKEN");
 
-    client c = {.token = token};
+    jc_client c = {.token = token, .cmd = "submit"};
     char err[512];
     if (hc_parse_url(gateway ? gateway : "http://127.0.0.1:3000", &c.url, err, sizeof err) < 0)
         return cli_usage_error(&a, "--gateway: %s", err);
@@ -220,69 +98,34 @@ int cmd_submit(int argc, char **argv)
         fprintf(stderr, "swarm submit: %s\n", err);
         return SWARM_EXIT_RUNTIME;
     }
-    int status, rc = SWARM_EXIT_RUNTIME;
+    int status;
     buf_t answer;
-    buf_init(&answer, ANSWER_MAX);
-    if (call(&c, "POST", "/api/v1/modules", "application/wasm", wasm, len, &status, &answer) < 0)
+    buf_init(&answer, JC_ANSWER_MAX);
+    char hex[2 * MESH_HASH_LEN + 1], path[64];
+    jc_spec spec = {.hash = hex,
+                    .lo = lo,
+                    .hi = hi,
+                    .has_shards = shards != NULL,
+                    .shards = nshards,
+                    .has_deadline = deadline != NULL,
+                    .deadline_ms = deadline_ms,
+                    .has_fuel = fuel != NULL,
+                    .fuel = nfuel,
+                    .reduce = reduce,
+                    .entry = entry};
+    int rc = jc_upload(&c, wasm, len, hex);
+    if (rc == SWARM_EXIT_OK)
+        rc = jc_submit(&c, &spec, path);
+    if (rc != SWARM_EXIT_OK)
         goto out;
-    if (status != 200) {
-        print_error("the module was refused", status, &answer);
-        rc = status == 400 ? SWARM_EXIT_INVALID_MODULE : SWARM_EXIT_RUNTIME;
-        goto out;
-    }
-    cJSON *mod = cJSON_Parse((const char *)answer.data);
-    const cJSON *hash = cJSON_GetObjectItemCaseSensitive(mod, "hash");
-    char hex[2 * MESH_HASH_LEN + 1] = "";
-    if (cJSON_IsString(hash) && strlen(hash->valuestring) == 2 * MESH_HASH_LEN)
-        strcpy(hex, hash->valuestring);
-    cJSON_Delete(mod);
-    if (!hex[0]) {
-        fprintf(stderr, "swarm submit: the gateway's answer has no module hash\n");
-        goto out;
-    }
-
-    buf_t spec;
-    buf_init(&spec, 0);
-    buf_printf(&spec, "{\"module\": \"%s\", \"range\": [%" PRId64 ", %" PRId64 "]", hex, lo, hi);
-    if (shards)
-        buf_printf(&spec, ", \"shards\": %" PRIu64, nshards);
-    if (deadline)
-        buf_printf(&spec, ", \"deadline_ms\": %" PRIu64, deadline_ms);
-    if (fuel)
-        buf_printf(&spec, ", \"fuel\": %" PRIu64, nfuel);
-    if (reduce)
-        buf_printf(&spec, ", \"reduce\": \"%s\"", reduce);
-    if (entry)
-        buf_printf(&spec, ", \"entry\": \"%s\"", entry);
-    buf_puts(&spec, "}");
-    int r =
-        call(&c, "POST", "/api/v1/jobs", "application/json", spec.data, spec.len, &status, &answer);
-    buf_free(&spec);
-    if (r < 0)
-        goto out;
-    if (status != 202) {
-        print_error("the job was refused", status, &answer);
-        rc = status == 400 ? SWARM_EXIT_INVALID_MODULE : SWARM_EXIT_RUNTIME;
-        goto out;
-    }
-    cJSON *ack = cJSON_Parse((const char *)answer.data);
-    const cJSON *jid = cJSON_GetObjectItemCaseSensitive(ack, "id");
-    char path[64] = "";
-    mesh_job_id idv;
-    if (cJSON_IsString(jid) && mesh_job_id_parse(jid->valuestring, &idv) == 0)
-        snprintf(path, sizeof path, "/api/v1/jobs/%s", jid->valuestring);
-    cJSON_Delete(ack);
-    if (!path[0]) {
-        fprintf(stderr, "swarm submit: the gateway's answer has no job id\n");
-        goto out;
-    }
+    rc = SWARM_EXIT_RUNTIME;
 
     /* follow the job until it ends; a gateway that never ends it is given up on */
     bool tty = isatty(STDERR_FILENO);
     uint64_t start = clock_mono_ms();
     uint64_t give_up = start + (deadline ? deadline_ms : MESH_DEFAULT_DEADLINE_MS) + 30000;
     for (;;) {
-        if (call(&c, "GET", path, NULL, NULL, 0, &status, &answer) < 0)
+        if (jc_call(&c, "GET", path, NULL, NULL, 0, &status, &answer) < 0)
             goto out;
         if (status != 202)
             break;
@@ -290,7 +133,7 @@ int cmd_submit(int argc, char **argv)
             cJSON *doc = cJSON_Parse((const char *)answer.data);
             const cJSON *sh = cJSON_GetObjectItemCaseSensitive(doc, "shards");
             fprintf(stderr, "\rrunning: %.0f/%.0f shards done, %.0f failed, %.1f s   ",
-                    num(sh, "done"), num(sh, "total"), num(sh, "failed"),
+                    jc_num(sh, "done"), jc_num(sh, "total"), jc_num(sh, "failed"),
                     (double)(clock_mono_ms() - start) / 1000);
             cJSON_Delete(doc);
         }
@@ -306,14 +149,14 @@ int cmd_submit(int argc, char **argv)
     if (tty)
         fprintf(stderr, "\r%60s\r", "");
     /* the outcomes of a job: anything else is the gateway's trouble */
-    if (status != 200 && status != 206 && status != 504 && status != 422 && status != 409) {
-        print_error("reading the job", status, &answer);
+    if (!jc_is_outcome(status)) {
+        jc_print_error(&c, "reading the job", status, &answer);
         goto out;
     }
     if (json)
         printf("%s", (const char *)answer.data);
     else
-        print_outcome((const char *)answer.data, status);
+        jc_print_outcome((const char *)answer.data, status, NULL);
     rc = exit_for(status);
 out:
     buf_free(&answer);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "demo_procs.h"
 
 #ifndef SWARM_VERSION
 #define SWARM_VERSION "0.0.0"
@@ -54,6 +55,7 @@ static const command *find(const char *name)
 
 int main(int argc, char **argv)
 {
+    dp_child_guard();
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         if (argc > 2 && strcmp(argv[1], "help") == 0 && find(argv[2])) {
