@@ -17,8 +17,7 @@ set -u
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 swarm=${1:-$root/build/swarm}
-passed=0
-failed=0
+. "$root/tests/integration/lib.sh"
 RANGE=1..200001 # a small job: the sanitizer build runs this test too
 
 tmp=$(mktemp -d)
@@ -34,19 +33,6 @@ cleanup() {
 trap cleanup EXIT
 export TMPDIR=$tmp # the demos' temporary folders go here
 
-pass() {
-    passed=$((passed + 1))
-    echo "ok: $*"
-}
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*"
-}
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then pass "$what"; else fail "$what"; fi
-}
 
 # alive PID: the process exists and is not a zombie
 alive() {
@@ -205,5 +191,4 @@ check "  ... and nothing started" test ! -s "$tmp/bad.out"
 check "no temporary folder is left by the demos that exited" \
     bash -c "[ \$(ls -d '$tmp'/swarm-demo-* 2>/dev/null | wc -l) -le 1 ]"
 
-echo "test_demo: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

@@ -18,8 +18,7 @@ set -u
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 swarm=${1:-$root/build/swarm}
-passed=0
-failed=0
+. "$root/tests/integration/lib.sh"
 
 for tool in jq curl wat2wasm; do
     if ! command -v $tool >/dev/null 2>&1; then
@@ -32,27 +31,16 @@ tmp=$(mktemp -d)
 pids=()
 cleanup() {
     local p
-    for p in "${pids[@]}"; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    wait 2>/dev/null
+    {
+        for p in "${pids[@]}"; do
+            kill -KILL "$p"
+        done
+        wait
+    } 2>/dev/null # quietly: bash reports killed jobs
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-pass() {
-    passed=$((passed + 1))
-    echo "ok: $*"
-}
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*"
-}
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then pass "$what"; else fail "$what"; fi
-}
 
 for w in "$root"/tests/integration/wasm/*.wat; do
     wat2wasm "$w" -o "$tmp/$(basename "$w" .wat).wasm" || exit 1
@@ -333,5 +321,4 @@ first=$(curl -s "$url/api/v1/jobs?limit=1000" | jq -r '.jobs[-1].id')
 check "the first job of the run is still readable" \
     test "$(curl -s -o /dev/null -w '%{http_code}' "$url/api/v1/jobs/$first")" = 200
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary
