@@ -56,8 +56,7 @@ const char *mesh_node_state_name(mesh_node_state s)
     return (unsigned)s < COUNT(node_names) ? node_names[s] : "?";
 }
 
-void mesh_shard_range(int64_t start, int64_t end, uint32_t n, uint32_t i, int64_t *lo,
-                      int64_t *hi)
+void mesh_shard_range(int64_t start, int64_t end, uint32_t n, uint32_t i, int64_t *lo, int64_t *hi)
 {
     /* unsigned arithmetic: end - start may exceed INT64_MAX */
     uint64_t len = (uint64_t)end - (uint64_t)start;

@@ -23,18 +23,18 @@
 #define MESH_PROTO_TASK   "/swarm/task/1.0.0"
 #define MESH_PROTO_MODULE "/swarm/module/1.0.0"
 
-#define MESH_MODULE_MAX      (16u << 20) /* bytes of a module */
-#define MESH_HASH_LEN        32          /* SHA-256 */
-#define MESH_JOB_ID_LEN      8           /* bytes of a job id; its text is 16 hex digits */
-#define MESH_ENTRY_MAX       128         /* bytes of an entry point name, NUL included */
+#define MESH_MODULE_MAX          (16u << 20) /* bytes of a module */
+#define MESH_HASH_LEN            32          /* SHA-256 */
+#define MESH_JOB_ID_LEN          8           /* bytes of a job id; its text is 16 hex digits */
+#define MESH_ENTRY_MAX           128         /* bytes of an entry point name, NUL included */
 #define MESH_DEFAULT_DEADLINE_MS 5000
-#define MESH_MAX_DEADLINE_MS (24ull * 3600 * 1000)
-#define MESH_MAX_SHARDS      1000000
+#define MESH_MAX_DEADLINE_MS     (24ull * 3600 * 1000)
+#define MESH_MAX_SHARDS          1000000
 
 /* ---- jobs --------------------------------------------------------------------------------- */
 
 typedef enum {
-    MESH_REDUCE_SUM,     /* exact in 64 bits, wrapping (two's complement) */
+    MESH_REDUCE_SUM, /* exact in 64 bits, wrapping (two's complement) */
     MESH_REDUCE_MIN,
     MESH_REDUCE_MAX,
     MESH_REDUCE_XOR,
@@ -62,8 +62,7 @@ typedef struct {
 
 /* The range of shard i of n over [start, end): the first (end-start) % n shards are one value
  * longer than the others. */
-void mesh_shard_range(int64_t start, int64_t end, uint32_t n, uint32_t i, int64_t *lo,
-                      int64_t *hi);
+void mesh_shard_range(int64_t start, int64_t end, uint32_t n, uint32_t i, int64_t *lo, int64_t *hi);
 
 /* A job id in text: 16 lowercase hex digits. */
 typedef struct {
@@ -101,10 +100,10 @@ const char *mesh_shard_state_name(mesh_shard_state s);
 typedef struct {
     mesh_shard_state state;
     int64_t lo, hi;
-    int64_t value;           /* MESH_SHARD_DONE */
-    const char *error;       /* MESH_SHARD_TRAPPED: the trap message (owned by the job) */
-    p2p_peer_id worker;      /* who delivered the result (len 0 if none yet) */
-    uint32_t attempts;       /* leases made for it */
+    int64_t value;      /* MESH_SHARD_DONE */
+    const char *error;  /* MESH_SHARD_TRAPPED: the trap message (owned by the job) */
+    p2p_peer_id worker; /* who delivered the result (len 0 if none yet) */
+    uint32_t attempts;  /* leases made for it */
     uint64_t fuel_used, elapsed_us;
 } mesh_shard_info;
 
@@ -113,14 +112,14 @@ typedef struct {
     mesh_job_id id;
     mesh_job_spec spec;
     mesh_job_status status;
-    uint64_t created_ms;  /* wall clock (ms since the epoch) */
-    uint64_t elapsed_ms;  /* since created, frozen when the job ends */
+    uint64_t created_ms; /* wall clock (ms since the epoch) */
+    uint64_t elapsed_ms; /* since created, frozen when the job ends */
     uint32_t total, done, trapped, missing, leased;
-    uint64_t duplicates;  /* valid results of a shard after the first */
-    uint64_t retries;     /* leases beyond the first of a shard */
-    uint64_t dropped;     /* results dropped: wrong attempt, no lease, unknown shard */
-    int64_t value;        /* reduce of the values that arrived (0 for none or collect) */
-    bool has_value;       /* at least one value arrived */
+    uint64_t duplicates; /* valid results of a shard after the first */
+    uint64_t retries;    /* leases beyond the first of a shard */
+    uint64_t dropped;    /* results dropped: wrong attempt, no lease, unknown shard */
+    int64_t value;       /* reduce of the values that arrived (0 for none or collect) */
+    bool has_value;      /* at least one value arrived */
 } mesh_job_info;
 
 /* ---- the gateway side --------------------------------------------------------------------- */
@@ -128,20 +127,20 @@ typedef struct {
 typedef struct mesh_gw mesh_gw;
 
 typedef enum {
-    MESH_GW_EV_SHARD,     /* a shard reached a final state (done or trapped): job, shard */
-    MESH_GW_EV_LEASE,     /* a shard was leased: job, shard, peer */
-    MESH_GW_EV_JOB_END,   /* the job ended: job (its status is final) */
-    MESH_GW_EV_NODE,      /* a worker joined, left, was quarantined or released: peer */
+    MESH_GW_EV_SHARD,      /* a shard reached a final state (done or trapped): job, shard */
+    MESH_GW_EV_LEASE,      /* a shard was leased: job, shard, peer */
+    MESH_GW_EV_JOB_END,    /* the job ended: job (its status is final) */
+    MESH_GW_EV_NODE,       /* a worker joined, left, was quarantined or released: peer */
     MESH_GW_EV_PEER_ERROR, /* a worker broke the protocol (its stream is reset): peer, message */
 } mesh_gw_event_type;
 
 typedef struct {
     mesh_gw_event_type type;
-    const mesh_job_info *job;     /* SHARD, LEASE, JOB_END */
-    uint32_t shard;               /* SHARD, LEASE */
-    const mesh_shard_info *info;  /* SHARD, LEASE */
-    const p2p_peer_id *peer;      /* LEASE, NODE, PEER_ERROR; SHARD: who delivered it */
-    const char *message;          /* PEER_ERROR */
+    const mesh_job_info *job;    /* SHARD, LEASE, JOB_END */
+    uint32_t shard;              /* SHARD, LEASE */
+    const mesh_shard_info *info; /* SHARD, LEASE */
+    const p2p_peer_id *peer;     /* LEASE, NODE, PEER_ERROR; SHARD: who delivered it */
+    const char *message;         /* PEER_ERROR */
 } mesh_gw_event;
 
 typedef void (*mesh_gw_event_cb)(mesh_gw *g, const mesh_gw_event *ev, void *user);
@@ -183,8 +182,8 @@ typedef struct {
  * many there are). An invalid module is an error with the validator's message; *invalid is
  * then set (it is clear for other errors: too big, no memory). Adding a module again is fine. */
 int mesh_gw_add_module(mesh_gw *g, const uint8_t *wasm, size_t len, uint8_t hash[MESH_HASH_LEN],
-                       mesh_export *exports, size_t max, size_t *nexports, bool *invalid,
-                       char *err, size_t errlen);
+                       mesh_export *exports, size_t max, size_t *nexports, bool *invalid, char *err,
+                       size_t errlen);
 
 /* True if the gateway holds the module. */
 bool mesh_gw_has_module(const mesh_gw *g, const uint8_t hash[MESH_HASH_LEN]);
@@ -229,7 +228,7 @@ void mesh_gw_forget_job(mesh_gw *g, const mesh_job_id *id);
 /* The per-worker breakdown of a job: shards delivered, value sum of those... */
 typedef struct {
     p2p_peer_id peer;
-    uint32_t shards;     /* results that counted */
+    uint32_t shards; /* results that counted */
     uint64_t fuel_used;
     uint64_t elapsed_us;
 } mesh_job_worker;
@@ -253,16 +252,16 @@ typedef struct {
     char agent[64];
     mesh_node_state state;
     unsigned strikes;
-    uint32_t quarantines;       /* times quarantined */
+    uint32_t quarantines; /* times quarantined */
     uint64_t quarantine_left_ms;
     uint32_t slots, cores;
-    uint32_t leased;            /* leases it holds now */
+    uint32_t leased; /* leases it holds now */
     uint64_t shards_done;
     uint64_t fuel_used;
-    double shards_per_s;        /* over the last minute */
-    int battery;                /* percent, -1 unknown (from the nodes topic) */
-    int charging;               /* 1, 0, -1 unknown */
-    uint64_t last_seen_ms;      /* ms ago */
+    double shards_per_s;   /* over the last minute */
+    int battery;           /* percent, -1 unknown (from the nodes topic) */
+    int charging;          /* 1, 0, -1 unknown */
+    uint64_t last_seen_ms; /* ms ago */
 } mesh_node_info;
 
 /* Up to max nodes of the registry (gone nodes included for a while); returns how many. */
@@ -273,7 +272,7 @@ typedef struct {
     uint64_t jobs_started, jobs_done, jobs_partial, jobs_timeout, jobs_failed, jobs_cancelled;
     uint64_t leases, results, retries, duplicates, dropped, expired, strikes, quarantines;
     uint64_t modules_served, module_bytes_served;
-    uint64_t bad_frames;  /* frames from workers that broke the protocol (streams reset) */
+    uint64_t bad_frames; /* frames from workers that broke the protocol (streams reset) */
     uint32_t jobs_running, workers_healthy, slots_total, slots_busy;
 } mesh_gw_stats;
 
@@ -284,12 +283,12 @@ void mesh_gw_get_stats(const mesh_gw *g, mesh_gw_stats *out);
 typedef struct mesh_worker mesh_worker;
 
 typedef enum {
-    MESH_WK_EV_CONNECTED,  /* peer: a trusted gateway, the task stream is open */
-    MESH_WK_EV_GONE,       /* peer, message: the gateway went away; reconnect follows */
-    MESH_WK_EV_REFUSED,    /* peer, message: an untrusted peer was refused */
-    MESH_WK_EV_SHARD,      /* a shard ended: job, shard, value or error, fuel, elapsed */
-    MESH_WK_EV_MODULE,     /* a module was fetched or found in the cache: message */
-    MESH_WK_EV_ERROR,      /* message */
+    MESH_WK_EV_CONNECTED, /* peer: a trusted gateway, the task stream is open */
+    MESH_WK_EV_GONE,      /* peer, message: the gateway went away; reconnect follows */
+    MESH_WK_EV_REFUSED,   /* peer, message: an untrusted peer was refused */
+    MESH_WK_EV_SHARD,     /* a shard ended: job, shard, value or error, fuel, elapsed */
+    MESH_WK_EV_MODULE,    /* a module was fetched or found in the cache: message */
+    MESH_WK_EV_ERROR,     /* message */
 } mesh_worker_event_type;
 
 typedef struct {
@@ -298,11 +297,11 @@ typedef struct {
     const char *message;
     const mesh_job_id *job;
     uint32_t shard;
-    bool ok;                 /* SHARD: a value (else error says why) */
+    bool ok; /* SHARD: a value (else error says why) */
     int64_t value;
     const char *error;
     uint64_t fuel_used, elapsed_us;
-    int64_t start, end;      /* SHARD: the range */
+    int64_t start, end; /* SHARD: the range */
 } mesh_worker_event;
 
 typedef void (*mesh_worker_event_cb)(mesh_worker *w, const mesh_worker_event *ev, void *user);
@@ -312,14 +311,14 @@ typedef struct {
     p2p_host *host;               /* not owned; must outlive the worker */
     const char *const *bootstrap; /* gateway multiaddrs to dial (with /p2p/ID: trusted) */
     size_t nbootstrap;
-    const p2p_peer_id *trust;     /* further trusted gateway ids */
+    const p2p_peer_id *trust; /* further trusted gateway ids */
     size_t ntrust;
-    unsigned threads;             /* wasm threads = slots; default: number of cores */
-    const char *label;            /* --shard N */
-    const char *mesh;             /* default "default" */
-    const char *cache_dir;        /* module cache folder (created 0700); NULL = no disk cache */
-    size_t cache_max_bytes;       /* default 256 MiB; least recently used modules go first */
-    uint64_t heartbeat_ms;        /* nodes-topic heartbeat; default 5000 */
+    unsigned threads;       /* wasm threads = slots; default: number of cores */
+    const char *label;      /* --shard N */
+    const char *mesh;       /* default "default" */
+    const char *cache_dir;  /* module cache folder (created 0700); NULL = no disk cache */
+    size_t cache_max_bytes; /* default 256 MiB; least recently used modules go first */
+    uint64_t heartbeat_ms;  /* nodes-topic heartbeat; default 5000 */
     mesh_worker_event_cb on_event;
     void *user;
 } mesh_worker_config;

@@ -38,8 +38,7 @@ int wire_reader_feed(wire_reader *r, const uint8_t *p, size_t n, char *err, size
     return 0;
 }
 
-int wire_reader_next(wire_reader *r, const uint8_t **body, size_t *len, char *err,
-                     size_t errlen)
+int wire_reader_next(wire_reader *r, const uint8_t **body, size_t *len, char *err, size_t errlen)
 {
     compact(r);
     size_t hdr, n;
@@ -216,8 +215,7 @@ Swarm__Module__ModuleResponse *wire_decode_module_response(const uint8_t *p, siz
         else if (crypto_hash_sha256(h, m->wasm.data, m->wasm.len) != 0 ||
                  sodium_memcmp(h, m->hash.data, sizeof h) != 0)
             rc = err_set(err, errlen, "module response: the bytes do not match the hash");
-    } else if (check_str(m->error, WIRE_ERROR_MAX, true, "module response: error", err,
-                         errlen) < 0)
+    } else if (check_str(m->error, WIRE_ERROR_MAX, true, "module response: error", err, errlen) < 0)
         rc = -1;
     if (rc < 0) {
         swarm__module__module_response__free_unpacked(m, NULL);
@@ -226,8 +224,7 @@ Swarm__Module__ModuleResponse *wire_decode_module_response(const uint8_t *p, siz
     return m;
 }
 
-Swarm__Task__Heartbeat *wire_decode_heartbeat(const uint8_t *p, size_t n, char *err,
-                                              size_t errlen)
+Swarm__Task__Heartbeat *wire_decode_heartbeat(const uint8_t *p, size_t n, char *err, size_t errlen)
 {
     Swarm__Task__Heartbeat *h = swarm__task__heartbeat__unpack(NULL, n, p);
     if (!h) {

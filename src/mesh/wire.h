@@ -19,8 +19,8 @@
 
 #define WIRE_TASK_FRAME_MAX   (1u << 20)               /* bytes of one TaskFrame */
 #define WIRE_MODULE_FRAME_MAX (MESH_MODULE_MAX + 4096) /* a ModuleResponse with 16 MiB */
-#define WIRE_MAX_BATCH        1024 /* leases, results or cancels in one frame */
-#define WIRE_ERROR_MAX        512  /* bytes of an error string */
+#define WIRE_MAX_BATCH        1024                     /* leases, results or cancels in one frame */
+#define WIRE_ERROR_MAX        512                      /* bytes of an error string */
 
 /* Collects stream bytes; frames are at most max bytes (the prefix not counted). */
 typedef struct {
@@ -39,8 +39,7 @@ int wire_reader_feed(wire_reader *r, const uint8_t *p, size_t n, char *err, size
 /* The next whole frame: returns 1 and points *body and *len at it (valid until the next call of
  * wire_reader_next or wire_reader_feed),
  * 0 if more bytes are needed, -1 with a message for a malformed or oversized prefix. */
-int wire_reader_next(wire_reader *r, const uint8_t **body, size_t *len, char *err,
-                     size_t errlen);
+int wire_reader_next(wire_reader *r, const uint8_t **body, size_t *len, char *err, size_t errlen);
 
 /* Appends the frame of a packed protobuf message (uvarint length, then the message). */
 int wire_put_task(buf_t *out, const Swarm__Task__TaskFrame *f);
@@ -63,7 +62,6 @@ Swarm__Module__ModuleResponse *wire_decode_module_response(const uint8_t *p, siz
 
 /* Decodes and checks a Heartbeat of the nodes topic: label at most 63 bytes, slots and
  * free_slots at most 4096, battery 0..100. Free with swarm__task__heartbeat__free_unpacked. */
-Swarm__Task__Heartbeat *wire_decode_heartbeat(const uint8_t *p, size_t n, char *err,
-                                              size_t errlen);
+Swarm__Task__Heartbeat *wire_decode_heartbeat(const uint8_t *p, size_t n, char *err, size_t errlen);
 
 #endif
