@@ -73,7 +73,7 @@ folder() { sed -n 's/^swarm demo: .* folder \(.*\)$/\1/p' "$1" | head -n 1; }
 
 # ---- 1. --once: the outcome, the value, the workers, the check, and nothing left behind ----
 out=$tmp/once.out
-timeout 300 "$swarm" demo --once --http 127.0.0.1:0 --range "$RANGE" >"$out" 2>"$tmp/once.err"
+timeout 300 "$swarm" demo --once --http 127.0.0.1:0 --range "$RANGE" --check-ms 600000 >"$out" 2>"$tmp/once.err"
 code=$?
 check "swarm demo --once exits 0" test "$code" = 0 || cat "$out" "$tmp/once.err"
 check "the outcome is 200 (done)" grep -q '^job [0-9a-f]\{16\}: done (200) in [0-9]* ms$' "$out"
