@@ -36,6 +36,7 @@ struct gw_events {
     size_t nclients;
     batch *batches;
     uint64_t dropped;
+    uint64_t ticks; /* of the keepalive timer */
     void (*done)(void *user);
     void *done_user;
 };
@@ -106,10 +107,24 @@ static void send_event(gw_events *e, const char *name, buf_t *json)
     buf_free(&m);
 }
 
-static void on_keepalive(uv_timer_t *t)
+/* Every GW_EVENTS_PROBE_MS: ends the streams whose clients left (a page reload must not hold
+ * a slot until the next write fails), and every GW_EVENTS_KEEPALIVE_MS sends a comment so
+ * that proxies keep an idle stream open. */
+static void on_tick(uv_timer_t *t)
 {
-    static const char comment[] = ": keep-alive\n\n";
-    broadcast(t->data, comment, sizeof comment - 1);
+    gw_events *e = t->data;
+    for (size_t i = e->nclients; i-- > 0;) {
+        gw_req *r = e->clients[i];
+        if (gw_req_stream_peer_gone(r)) {
+            remove_client(e, i);
+            gw_req_stream_end(r);
+        }
+    }
+    e->ticks++;
+    if (e->ticks % (GW_EVENTS_KEEPALIVE_MS / GW_EVENTS_PROBE_MS) == 0) {
+        static const char comment[] = ": keep-alive\n\n";
+        broadcast(e, comment, sizeof comment - 1);
+    }
 }
 
 /* ---- batches ------------------------------------------------------------------------------ */
@@ -405,7 +420,7 @@ static void start_timers(gw_events *e)
     uv_timer_init(loop, &e->batch_timer);
     uv_timer_init(loop, &e->keepalive);
     e->batch_timer.data = e->keepalive.data = e;
-    uv_timer_start(&e->keepalive, on_keepalive, GW_EVENTS_KEEPALIVE_MS, GW_EVENTS_KEEPALIVE_MS);
+    uv_timer_start(&e->keepalive, on_tick, GW_EVENTS_PROBE_MS, GW_EVENTS_PROBE_MS);
     e->timers_on = true;
 }
 

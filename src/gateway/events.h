@@ -1,7 +1,8 @@
 /* events.h - internal to src/gateway: the live event stream GET /api/v1/events (Server-Sent
  * Events, docs/API.md): hello, job, shards (batched per job), node, and a comment line every
- * GW_EVENTS_KEEPALIVE_MS. At most GW_EVENTS_MAX_CLIENTS clients (503 beyond); a client with
- * more than GW_EVENTS_MAX_QUEUED bytes unread is dropped. Loop thread only. */
+ * GW_EVENTS_KEEPALIVE_MS; a stream whose client left ends within GW_EVENTS_PROBE_MS. At most
+ * GW_EVENTS_MAX_CLIENTS clients (503 beyond); a client with more than GW_EVENTS_MAX_QUEUED bytes
+ * unread is dropped. Loop thread only. */
 #ifndef SWARM_GW_EVENTS_H
 #define SWARM_GW_EVENTS_H
 
@@ -17,6 +18,7 @@ typedef struct gw_events gw_events;
 #define GW_EVENTS_MAX_QUEUED   (1u << 20)
 #define GW_EVENTS_BATCH_MS     100
 #define GW_EVENTS_KEEPALIVE_MS 15000
+#define GW_EVENTS_PROBE_MS     1000 /* how often streams are checked for clients that left */
 /* A job's shard changes waiting for the batch timer; beyond it they go out at once. */
 #define GW_EVENTS_BATCH_MAX (1u << 20)
 

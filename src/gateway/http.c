@@ -1,8 +1,11 @@
 /* http.c - the HTTP server of http.h on libwebsockets (LWS_SERVER_OPTION_LIBUV, foreign loop). */
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/socket.h>
 
 #include <libwebsockets.h>
 #include <sodium.h>
@@ -176,6 +179,18 @@ int gw_req_stream_write(gw_req *r, const void *data, size_t len)
 size_t gw_req_stream_queued(const gw_req *r)
 {
     return r->q.len - r->q_off;
+}
+
+bool gw_req_stream_peer_gone(const gw_req *r)
+{
+    /* lws does not read a connection whose request is in, so the client's FIN waits unseen
+     * until a write fails: look for it without taking any byte */
+    lws_sockfd_type fd = lws_get_socket_fd(r->wsi);
+    char c;
+    if (fd < 0)
+        return true;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 void gw_req_stream_end(gw_req *r)

@@ -85,6 +85,9 @@ int gw_req_stream_write(gw_req *r, const void *data, size_t len);
 /* Bytes of a stream waiting for the client. */
 size_t gw_req_stream_queued(const gw_req *r);
 
+/* Whether the client of a stream has closed its side (or its connection broke). */
+bool gw_req_stream_peer_gone(const gw_req *r);
+
 /* Ends a stream: the connection closes soon, what still waits is dropped; the closed callback
  * does not run. r is invalid after. */
 void gw_req_stream_end(gw_req *r);
