@@ -4,6 +4,8 @@
 # type, bytes, an ETag (the start of its SHA-256, so it changes when the file does) and, when
 # gzip is given and makes it smaller, its `gzip -9n` bytes (-n: no name or time in the header,
 # so builds are reproducible).
+get_filename_component(out_dir "${OUT}" DIRECTORY)
+file(MAKE_DIRECTORY "${out_dir}") # gzip writes next to OUT before OUT exists
 file(GLOB files RELATIVE "${DIR}" "${DIR}/*")
 list(SORT files)
 
@@ -34,7 +36,10 @@ foreach(f IN LISTS files)
   if(GZIP)
     execute_process(COMMAND "${GZIP}" -9n -c "${DIR}/${f}" OUTPUT_FILE "${OUT}.gz"
                     RESULT_VARIABLE rc)
-    if(rc EQUAL 0)
+    if(NOT rc EQUAL 0)
+      message(WARNING "embed_web: ${GZIP} failed on ${f} (${rc}): served uncompressed")
+      set(gz_len 0)
+    else()
       embed_bytes(gz "${OUT}.gz")
       if(gz_len LESS raw_len)
         string(APPEND arrays "static const unsigned char gz${i}[] = {\n    ${gz}};\n")
@@ -42,8 +47,6 @@ foreach(f IN LISTS files)
       else()
         set(gz_len 0)
       endif()
-    else()
-      set(gz_len 0)
     endif()
     file(REMOVE "${OUT}.gz")
   endif()

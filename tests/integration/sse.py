@@ -7,15 +7,14 @@
                                         then its end, in that order; prints what it found
   sse.py hold PORT TOKEN N SECONDS      opens N streams, prints "open N" once all answered 200,
                                         holds them SECONDS (or until stdin closes), then closes
-  sse.py stall PORT TOKEN SECONDS       one stream that never reads (tiny receive buffer);
-                                        prints "closed" if the gateway closes it in time, else
-                                        "open"
+  sse.py stall PORT TOKEN SECONDS       one stream that does not read (tiny receive buffer)
+                                        until stdin closes (or SECONDS), then prints "closed" if
+                                        the gateway has closed it, else "open"
 """
 import json
 import select
 import socket
 import sys
-import time
 
 
 def parse(text):
@@ -112,7 +111,8 @@ def hold(port, token, n, seconds):
 def stall(port, token, seconds):
     s = request(port, token, rcvbuf=4096)
     print("stalling", flush=True)
-    time.sleep(seconds)  # read nothing while the gateway has things to say
+    # read nothing while the gateway has things to say, until told (stdin closes)
+    select.select([sys.stdin], [], [], seconds)
     # the gateway should have closed it: what is buffered drains, then EOF
     s.settimeout(10)
     try:
