@@ -254,30 +254,9 @@ static void list_nodes(gw *g, gw_req *r)
     buf_init(&b, 0);
     buf_puts(&b, "{\"nodes\": [");
     for (size_t i = 0; i < n; i++) {
-        const mesh_node_info *x = &nodes[i];
-        char peer[P2P_PEER_ID_STRLEN];
-        p2p_peer_id_str(&x->peer, peer);
-        buf_printf(&b, "%s{\"peer\": \"%s\", \"label\": ", i ? ", " : "", peer);
-        gw_jw_str(&b, x->label);
-        buf_puts(&b, ", \"agent\": ");
-        gw_jw_str(&b, x->agent);
-        buf_printf(&b,
-                   ", \"state\": \"%s\", \"strikes\": %u, \"quarantines\": %" PRIu32
-                   ", \"quarantine_left_ms\": %" PRIu64 ", \"slots\": %" PRIu32
-                   ", \"cores\": %" PRIu32 ", \"leased\": %" PRIu32 ", \"shards_done\": %" PRIu64
-                   ", \"fuel_used\": %" PRIu64 ", \"shards_per_s\": %.3f, \"battery\": ",
-                   mesh_node_state_name(x->state), x->strikes, x->quarantines,
-                   x->quarantine_left_ms, x->slots, x->cores, x->leased, x->shards_done,
-                   x->fuel_used, x->shards_per_s);
-        if (x->battery >= 0)
-            buf_printf(&b, "%d", x->battery);
-        else
-            buf_puts(&b, "null");
-        buf_printf(&b, ", \"charging\": %s, \"last_seen_ms\": %" PRIu64 "}",
-                   x->charging < 0 ? "null"
-                   : x->charging   ? "true"
-                                   : "false",
-                   x->last_seen_ms);
+        if (i)
+            buf_puts(&b, ", ");
+        gw_nodedoc(&b, &nodes[i]);
     }
     buf_puts(&b, "]}\n");
     free(nodes);
@@ -296,13 +275,9 @@ static void get_metrics(gw *g, gw_req *r)
     answer_text(g, r, 200, "text/plain; version=0.0.4", &b);
 }
 
-static void get_root(gw *g, gw_req *r)
+static void get_events(gw *g, gw_req *r)
 {
-    buf_t b;
-    buf_init(&b, 0);
-    buf_puts(&b, "Swarm gateway. The API is under /api/v1 (docs/API.md); /metrics for Prometheus."
-                 "\n");
-    answer_text(g, r, 200, "text/plain; charset=utf-8", &b);
+    gw_events_subscribe(g->events, r);
 }
 
 /* ---- the route table ---------------------------------------------------------------------- */
@@ -328,13 +303,13 @@ static void post_deploy(gw *g, gw_req *r)
 }
 
 static const route routes[] = {
-    {"/", R_EXACT, "GET", get_root, NULL},
     {"/api/v1/modules", R_EXACT, "POST", post_module, NULL},
     {"/api/v1/jobs", R_EXACT, "GET", list_jobs, NULL},
     {"/api/v1/jobs", R_EXACT, "POST", post_job_api, NULL},
     {"/api/v1/jobs/", R_JOB_ID, "GET", NULL, get_job},
     {"/api/v1/jobs/", R_JOB_ID, "DELETE", NULL, delete_job},
     {"/api/v1/nodes", R_EXACT, "GET", list_nodes, NULL},
+    {"/api/v1/events", R_EXACT, "GET", get_events, NULL},
     {"/metrics", R_EXACT, "GET", get_metrics, NULL},
     {"/deploy/shard", R_EXACT, "POST", post_deploy, NULL},
 };
@@ -382,6 +357,8 @@ void gw_api_request(gw_req *r, void *user)
         rt->with_id(g, r, &id);
         return;
     }
+    if (!path_known && strcmp(method, "GET") == 0 && gw_serve_asset(g, r))
+        return;
     if (path_known) {
         buf_t b;
         buf_init(&b, 0);

@@ -85,7 +85,9 @@ static void on_job_end(gw *g, const mesh_job_info *j)
                " failed, %" PRIu64 " ms",
                id, mesh_job_status_name(j->status), j->value, j->done, j->total, j->trapped,
                j->elapsed_ms);
-    bool stored = gw_store_end_job(g->store, j, clock_wall_ms(), err, sizeof err) == 0;
+    uint64_t ended_ms = clock_wall_ms();
+    bool stored = gw_store_end_job(g->store, j, ended_ms, err, sizeof err) == 0;
+    gw_events_job_ended(g->events, j, ended_ms);
     if (!stored)
         log_store_error(g, err);
     answer_waiters(g, &j->id);
@@ -105,6 +107,7 @@ static void on_mesh_event(mesh_gw *m, const mesh_gw_event *ev, void *user)
     case MESH_GW_EV_SHARD:
         if (gw_store_add_result(g->store, &ev->job->id, ev->shard, ev->info, err, sizeof err) < 0)
             log_store_error(g, err);
+        gw_events_shard(g->events, ev->job, ev->shard, ev->info->state, ev->peer, ev->info);
         break;
     case MESH_GW_EV_JOB_END:
         on_job_end(g, ev->job);
@@ -118,6 +121,7 @@ static void on_mesh_event(mesh_gw *m, const mesh_gw_event *ev, void *user)
             if (p2p_peer_id_eq(&nodes[i].peer, ev->peer))
                 state = mesh_node_state_name(nodes[i].state);
         gw_log(g, "node %s %s", peer, state);
+        gw_events_node(g->events, ev->peer);
         break;
     }
     case MESH_GW_EV_PEER_ERROR:
@@ -125,6 +129,7 @@ static void on_mesh_event(mesh_gw *m, const mesh_gw_event *ev, void *user)
         gw_log(g, "node %s broke the protocol: %s", peer, ev->message ? ev->message : "?");
         break;
     case MESH_GW_EV_LEASE:
+        gw_events_shard(g->events, ev->job, ev->shard, MESH_SHARD_LEASED, ev->peer, NULL);
         break;
     }
 }
@@ -254,12 +259,16 @@ int gw_submit(gw *g, mesh_job_spec *spec, mesh_job_id *id, char *err, size_t err
     mesh_job_id_str(id, text);
     gw_log(g, "job %s started: range [%" PRId64 ", %" PRId64 "), %" PRIu32 " shards, %s", text,
            spec->start, spec->end, spec->shards, mesh_reduce_name(spec->reduce));
+    /* before the mesh can lease a shard of it: a stream sees a job start before its shards */
+    gw_events_job_started(g->events, &info);
     if (mesh_gw_start_job(g->mesh, id, spec, info.created_ms, NULL, 0, err, errlen) < 0) {
         /* acknowledged by nobody yet: the store says it ended */
         info.status = MESH_JOB_TIMEOUT;
         info.missing = info.total;
         char e2[128];
-        gw_store_end_job(g->store, &info, clock_wall_ms(), e2, sizeof e2);
+        uint64_t now = clock_wall_ms();
+        gw_store_end_job(g->store, &info, now, e2, sizeof e2);
+        gw_events_job_ended(g->events, &info, now);
         return -1;
     }
     return 0;
@@ -482,6 +491,10 @@ int gw_new(uv_loop_t *loop, const gw_config *cfg, gw **out, char *err, size_t er
         free_gw(g);
         return -1;
     }
+    if (gw_events_new(g, &g->events, err, errlen) < 0) {
+        free_gw(g);
+        return -1;
+    }
     mesh_gw_config mc = cfg->mesh_cfg;
     mc.host = cfg->host;
     mc.loop = loop;
@@ -489,15 +502,18 @@ int gw_new(uv_loop_t *loop, const gw_config *cfg, gw **out, char *err, size_t er
     mc.on_event = on_mesh_event;
     mc.user = g;
     if (mesh_gw_new(&mc, &g->mesh, err, errlen) < 0) {
+        gw_events_close(g->events, NULL, NULL); /* no stream yet: it goes at once */
         free_gw(g);
         return -1;
     }
     gw_http_config hc = {.addr = g->http_addr,
                          .token = g->token,
+                         .query_token_path = "/api/v1/events",
                          .max_body = g->cfg.max_body,
                          .on_request = gw_api_request,
                          .user = g};
     if (gw_http_new(loop, &hc, &g->http, err, errlen) < 0) {
+        gw_events_close(g->events, NULL, NULL);
         mesh_gw_free(g->mesh);
         free_gw(g);
         return -1;
@@ -534,6 +550,11 @@ static void closed_one(gw *g)
         done(user);
 }
 
+static void events_closed(void *user)
+{
+    closed_one(user);
+}
+
 static void http_closed(void *user)
 {
     closed_one(user);
@@ -548,7 +569,9 @@ static void timer_closed(uv_handle_t *h)
 static void finish_close(uv_timer_t *t)
 {
     gw *g = t->data;
-    g->closes_pending = 2;
+    g->closes_pending = 3;
+    gw_events_close(g->events, events_closed, g);
+    g->events = NULL;
     uv_close((uv_handle_t *)&g->flush, timer_closed);
     gw_http_close(g->http, http_closed, g);
 }

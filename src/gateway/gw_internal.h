@@ -3,6 +3,7 @@
 #ifndef SWARM_GW_INTERNAL_H
 #define SWARM_GW_INTERNAL_H
 
+#include "events.h"
 #include "gateway.h"
 #include "http.h"
 #include "store.h"
@@ -23,7 +24,8 @@ struct gw {
     mesh_gw *mesh;
     gw_store *store;
     gw_http *http;
-    uv_timer_t flush; /* writes the queued shard results every GW_FLUSH_MS */
+    gw_events *events; /* GET /api/v1/events */
+    uv_timer_t flush;  /* writes the queued shard results every GW_FLUSH_MS */
     gw_waiter *waiters;
     uint64_t requests[6]; /* answers by status class: 1xx..5xx, and [0] for others */
     uint64_t store_errors_logged;
@@ -58,6 +60,9 @@ int gw_submit(gw *g, mesh_job_spec *spec, mesh_job_id *id, char *err, size_t err
 
 /* Adds r as a waiter for job id (answered at its end, or now if it has ended). */
 void gw_wait_for(gw *g, gw_req *r, const mesh_job_id *id, bool deploy);
+
+/* Answers a GET for one of the dashboard's files (web.c); false if path names none. */
+bool gw_serve_asset(gw *g, gw_req *r);
 
 /* The Prometheus text of GET /metrics. */
 int gw_metrics(gw *g, buf_t *b);

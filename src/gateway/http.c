@@ -1,8 +1,11 @@
 /* http.c - the HTTP server of http.h on libwebsockets (LWS_SERVER_OPTION_LIBUV, foreign loop). */
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/socket.h>
 
 #include <libwebsockets.h>
 #include <sodium.h>
@@ -39,9 +42,14 @@ struct gw_req {
     /* the answer */
     int status;
     char ctype[64];
-    char extra[160];
-    uint8_t *out;
+    char extra[512];
+    uint8_t *owned;     /* the body if the request frees it */
+    const uint8_t *out; /* the body: owned, or an embedded file */
     size_t out_len, out_off;
+    /* a stream (gw_req_stream_start): the bytes waiting are q[q_off..q.len) */
+    bool streaming, stream_ended;
+    size_t max_queued, q_off;
+    buf_t q;
     void (*on_close)(gw_req *r, void *user);
     void *close_user;
     void *data;
@@ -98,23 +106,108 @@ void *gw_req_data(const gw_req *r)
     return r->data;
 }
 
-void gw_req_respond(gw_req *r, int status, const char *content_type, buf_t *body,
-                    const char *extra_header)
+bool gw_req_header(const gw_req *r, gw_header h, char *out, size_t cap)
+{
+    static const enum lws_token_indexes tokens[] = {
+        [GW_HDR_IF_NONE_MATCH] = WSI_TOKEN_HTTP_IF_NONE_MATCH,
+        [GW_HDR_ACCEPT_ENCODING] = WSI_TOKEN_HTTP_ACCEPT_ENCODING,
+    };
+    assert((size_t)h < sizeof tokens / sizeof tokens[0]);
+    if (!r->wsi || cap == 0 || cap > INT32_MAX)
+        return false;
+    int len = lws_hdr_total_length(r->wsi, tokens[h]);
+    if (len <= 0 || (size_t)len >= cap)
+        return false;
+    return lws_hdr_copy(r->wsi, out, (int)cap, tokens[h]) == len;
+}
+
+static void answer(gw_req *r, int status, const char *content_type, const char *extra_header)
 {
     assert(!r->answered);
     r->answered = true;
     r->status = status;
     snprintf(r->ctype, sizeof r->ctype, "%s", content_type);
     snprintf(r->extra, sizeof r->extra, "%s", extra_header ? extra_header : "");
-    r->out = buf_steal(body, &r->out_len);
     r->out_off = 0;
     lws_callback_on_writable(r->wsi);
+}
+
+void gw_req_respond(gw_req *r, int status, const char *content_type, buf_t *body,
+                    const char *extra_header)
+{
+    r->owned = buf_steal(body, &r->out_len);
+    r->out = r->owned;
+    answer(r, status, content_type, extra_header);
+}
+
+void gw_req_respond_static(gw_req *r, int status, const char *content_type, const uint8_t *body,
+                           size_t len, const char *extra_header)
+{
+    r->out = body;
+    r->out_len = len;
+    answer(r, status, content_type, extra_header);
+}
+
+void gw_req_stream_start(gw_req *r, int status, const char *content_type, const char *extra_header,
+                         size_t max_queued)
+{
+    r->streaming = true;
+    r->max_queued = max_queued;
+    buf_init(&r->q, 0);
+    /* lws would time an idle response out; a stream is idle between events */
+    lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
+    answer(r, status, content_type, extra_header);
+}
+
+int gw_req_stream_write(gw_req *r, const void *data, size_t len)
+{
+    assert(r->streaming && !r->stream_ended);
+    if (len > r->max_queued || gw_req_stream_queued(r) > r->max_queued - len)
+        return -1;
+    if (r->q_off > 0 && r->q_off >= r->q.len / 2) { /* keep the buffer from creeping */
+        memmove(r->q.data, r->q.data + r->q_off, r->q.len - r->q_off);
+        r->q.len -= r->q_off;
+        r->q_off = 0;
+    }
+    if (buf_append(&r->q, data, len) < 0)
+        return -1;
+    if (r->headers_sent)
+        lws_callback_on_writable(r->wsi);
+    return 0;
+}
+
+size_t gw_req_stream_queued(const gw_req *r)
+{
+    return r->q.len - r->q_off;
+}
+
+bool gw_req_stream_peer_gone(const gw_req *r)
+{
+    /* lws does not read a connection whose request is in, so the client's FIN waits unseen
+     * until a write fails: look for it without taking any byte */
+    lws_sockfd_type fd = lws_get_socket_fd(r->wsi);
+    char c;
+    if (fd < 0)
+        return true;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+void gw_req_stream_end(gw_req *r)
+{
+    assert(r->streaming && !r->stream_ended);
+    r->stream_ended = true;
+    r->on_close = NULL;
+    /* a client that does not read never makes the connection writeable: close it from lws's
+     * timer instead of waiting for WRITEABLE */
+    lws_set_timeout(r->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
 
 static void req_free(gw_req *r)
 {
     buf_free(&r->body);
-    free(r->out);
+    buf_free(&r->q);
+    free(r->owned);
     free(r);
 }
 
@@ -144,21 +237,28 @@ static const struct {
     {WSI_TOKEN_HEAD_URI, "HEAD", false},
 };
 
-/* Whether the request carries "Authorization: Bearer <token>"; compared as digests of equal
- * length, in constant time. */
-static bool authorized(gw_http *h, struct lws *wsi)
+static bool token_matches(gw_http *h, const char *token, size_t len)
+{
+    uint8_t got[crypto_generichash_BYTES];
+    crypto_generichash(got, sizeof got, (const uint8_t *)token, len, NULL, 0);
+    return sodium_memcmp(got, h->token_hash, sizeof got) == 0;
+}
+
+/* Whether the request carries "Authorization: Bearer <token>", or on the query token path
+ * ?token=<token>; compared as digests of equal length, in constant time. */
+static bool authorized(gw_http *h, gw_req *r)
 {
     if (!h->has_token)
         return true;
     char auth[512];
-    int n = lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
+    int n = lws_hdr_copy(r->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
     static const char bearer[] = "Bearer ";
-    if (n < (int)sizeof bearer - 1 || strncasecmp(auth, bearer, sizeof bearer - 1) != 0)
-        return false;
-    uint8_t got[crypto_generichash_BYTES];
-    crypto_generichash(got, sizeof got, (const uint8_t *)auth + sizeof bearer - 1,
-                       (size_t)n - (sizeof bearer - 1), NULL, 0);
-    return sodium_memcmp(got, h->token_hash, sizeof got) == 0;
+    if (n >= (int)sizeof bearer - 1 && strncasecmp(auth, bearer, sizeof bearer - 1) == 0)
+        return token_matches(h, auth + sizeof bearer - 1, (size_t)n - (sizeof bearer - 1));
+    if (n <= 0 && h->cfg.query_token_path && strcmp(r->path, h->cfg.query_token_path) == 0 &&
+        gw_req_arg(r, "token", auth, sizeof auth))
+        return token_matches(h, auth, strlen(auth));
+    return false;
 }
 
 static void dispatch(gw_req *r)
@@ -195,7 +295,7 @@ static int on_http(gw_http *h, session *s, struct lws *wsi, const char *uri)
         respond_error(r, 405, "method not allowed", NULL);
         return 0;
     }
-    if (!authorized(h, wsi)) {
+    if (!authorized(h, r)) {
         r->close_after = has_body;
         respond_error(r, 401, "missing or wrong bearer token", "WWW-Authenticate: Bearer");
         return 0;
@@ -247,45 +347,101 @@ static int on_body(gw_http *h, gw_req *r, const void *in, size_t len)
     return 0;
 }
 
+/* Adds one "Name: value" line of the extra headers to the headers at *p. */
+static int add_extra_line(struct lws *wsi, const char *line, size_t len, uint8_t **p, uint8_t *end)
+{
+    char name[64];
+    const char *colon = memchr(line, ':', len);
+    size_t n = colon ? (size_t)(colon - line) : 0;
+    if (n == 0 || n + 2 > sizeof name)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        name[i] = (char)(line[i] >= 'A' && line[i] <= 'Z' ? line[i] + 32 : line[i]);
+    name[n] = ':';
+    name[n + 1] = '\0';
+    const char *v = colon + 1, *vend = line + len;
+    while (v < vend && *v == ' ')
+        v++;
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)name, (const unsigned char *)v,
+                                       (int)(vend - v), p, end)
+               ? -1
+               : 0;
+}
+
+static int write_headers(gw_req *r, struct lws *wsi, uint8_t **p, uint8_t *end)
+{
+    if (r->status == 304) { /* no Content-Type or Content-Length: there is no body */
+        if (lws_add_http_header_status(wsi, 304, p, end))
+            return -1;
+    } else if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->ctype,
+                                           r->streaming ? LWS_ILLEGAL_HTTP_CONTENT_LEN
+                                                        : (lws_filepos_t)r->out_len,
+                                           p, end)) {
+        return -1;
+    }
+    for (const char *line = r->extra; *line;) {
+        const char *eol = strstr(line, "\r\n");
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        if (add_extra_line(wsi, line, len, p, end) < 0)
+            return -1;
+        line += len + (eol ? 2 : 0);
+    }
+    if (r->close_after && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                                       (const unsigned char *)"close", 5, p, end))
+        return -1;
+    return 0;
+}
+
+/* Writes up to a chunk of what a stream has queued. */
+static int write_stream(gw_req *r, struct lws *wsi)
+{
+    size_t n = gw_req_stream_queued(r);
+    if (n == 0)
+        return 0;
+    if (n > CHUNK)
+        n = CHUNK;
+    uint8_t *buf = malloc(LWS_PRE + n);
+    if (!buf)
+        return -1;
+    memcpy(buf + LWS_PRE, r->q.data + r->q_off, n);
+    int w = lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP);
+    free(buf);
+    if (w < (int)n)
+        return -1;
+    r->q_off += n;
+    if (r->q_off == r->q.len)
+        r->q.len = r->q_off = 0;
+    else
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
 /* Writes the headers, then the body a chunk per call. */
 static int on_writeable(session *s, struct lws *wsi)
 {
     gw_req *r = s->req;
     if (!r || !r->answered)
         return 0;
+    if (r->stream_ended)
+        return -1;
     if (!r->headers_sent) {
-        uint8_t buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
+        uint8_t buf[LWS_PRE + 1536], *start = buf + LWS_PRE, *p = start,
                                      *end = buf + sizeof buf - 1;
-        if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->ctype, r->out_len, &p, end))
-            return -1;
-        if (r->extra[0]) {
-            char name[64];
-            const char *colon = strchr(r->extra, ':');
-            size_t n = colon ? (size_t)(colon - r->extra) : 0;
-            if (n == 0 || n + 2 > sizeof name)
-                return -1;
-            for (size_t i = 0; i < n; i++)
-                name[i] = (char)(r->extra[i] >= 'A' && r->extra[i] <= 'Z' ? r->extra[i] + 32
-                                                                          : r->extra[i]);
-            name[n] = ':';
-            name[n + 1] = '\0';
-            const char *v = colon + 1;
-            while (*v == ' ')
-                v++;
-            if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-                                            (const unsigned char *)v, (int)strlen(v), &p, end))
-                return -1;
-        }
-        if (r->close_after &&
-            lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close",
-                                         5, &p, end))
-            return -1;
-        if (lws_finalize_write_http_header(wsi, start, &p, end))
+        if (write_headers(r, wsi, &p, end) < 0 ||
+            lws_finalize_write_http_header(wsi, start, &p, end))
             return -1;
         r->headers_sent = true;
-        lws_callback_on_writable(wsi);
+        if (r->status == 304) { /* no body, and the connection stays */
+            s->req = NULL;
+            req_free(r);
+            return lws_http_transaction_completed(wsi) ? -1 : 0;
+        }
+        if (!r->streaming || gw_req_stream_queued(r) > 0)
+            lws_callback_on_writable(wsi);
         return 0;
     }
+    if (r->streaming)
+        return write_stream(r, wsi);
     size_t n = r->out_len - r->out_off;
     if (n > CHUNK)
         n = CHUNK;

@@ -25,6 +25,9 @@ typedef void (*gw_http_handler)(gw_req *r, void *user);
 typedef struct {
     const char *addr;  /* "ADDR:PORT" (IPv4 or [IPv6]); port 0 picks one */
     const char *token; /* NULL or "": no authorization */
+    /* The one path where the token may also come as ?token= (browsers' EventSource cannot
+     * send headers); NULL: nowhere. */
+    const char *query_token_path;
     size_t max_body;
     gw_http_handler on_request;
     void *user;
@@ -49,11 +52,45 @@ const uint8_t *gw_req_body(const gw_req *r, size_t *len);
 /* The value of query argument `name` (?name=value) copied into out; false if absent. */
 bool gw_req_arg(const gw_req *r, const char *name, char *out, size_t cap);
 
+/* The request headers a handler may read. */
+typedef enum {
+    GW_HDR_IF_NONE_MATCH,
+    GW_HDR_ACCEPT_ENCODING,
+} gw_header;
+
+/* The value of header h copied into out (truncated to cap); false if absent or too long. */
+bool gw_req_header(const gw_req *r, gw_header h, char *out, size_t cap);
+
 /* Answers with status, a content type and body (taken: the request frees it), and optionally
- * one extra header line ("Allow: GET, POST"). Large bodies are written in pieces as the
- * client reads them. */
+ * extra header lines ("Allow: GET, POST", several separated by "\r\n"; at most 511 bytes).
+ * Large bodies are written in pieces as the client reads them. A 304 goes without a body. */
 void gw_req_respond(gw_req *r, int status, const char *content_type, buf_t *body,
                     const char *extra_header);
+
+/* The same with a body that is not copied: it must outlive the request (embedded files). */
+void gw_req_respond_static(gw_req *r, int status, const char *content_type, const uint8_t *body,
+                           size_t len, const char *extra_header);
+
+/* Answers with status and headers now and keeps the connection open (no Content-Length; it
+ * closes when the stream ends): the body is what gw_req_stream_write queues, written as the
+ * client reads it. Used for Server-Sent Events. r stays valid until gw_req_stream_end or its
+ * closed callback. At most max_queued bytes wait for the client. */
+void gw_req_stream_start(gw_req *r, int status, const char *content_type, const char *extra_header,
+                         size_t max_queued);
+
+/* Queues len bytes of a started stream. -1 if they would take the bytes waiting over the
+ * bound: nothing is queued then, and the caller should end the stream. */
+int gw_req_stream_write(gw_req *r, const void *data, size_t len);
+
+/* Bytes of a stream waiting for the client. */
+size_t gw_req_stream_queued(const gw_req *r);
+
+/* Whether the client of a stream has closed its side (or its connection broke). */
+bool gw_req_stream_peer_gone(const gw_req *r);
+
+/* Ends a stream: the connection closes soon, what still waits is dropped; the closed callback
+ * does not run. r is invalid after. */
+void gw_req_stream_end(gw_req *r);
 
 /* Asks for fn(r, user) if the client goes away before the answer; r is invalid after it. */
 void gw_req_on_close(gw_req *r, void (*fn)(gw_req *r, void *user), void *user);

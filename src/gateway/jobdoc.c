@@ -200,3 +200,31 @@ int gw_errordoc(buf_t *b, const char *msg)
     rc |= buf_puts(b, "}\n");
     return rc ? -1 : 0;
 }
+
+int gw_nodedoc(buf_t *b, const mesh_node_info *x)
+{
+    char peer[P2P_PEER_ID_STRLEN];
+    p2p_peer_id_str(&x->peer, peer);
+    int rc = buf_printf(b, "{\"peer\": \"%s\", \"label\": ", peer);
+    rc |= gw_jw_str(b, x->label);
+    rc |= buf_puts(b, ", \"agent\": ");
+    rc |= gw_jw_str(b, x->agent);
+    rc |= buf_printf(b,
+                     ", \"state\": \"%s\", \"strikes\": %u, \"quarantines\": %" PRIu32
+                     ", \"quarantine_left_ms\": %" PRIu64 ", \"slots\": %" PRIu32
+                     ", \"cores\": %" PRIu32 ", \"leased\": %" PRIu32 ", \"shards_done\": %" PRIu64
+                     ", \"fuel_used\": %" PRIu64 ", \"shards_per_s\": %.3f, \"battery\": ",
+                     mesh_node_state_name(x->state), x->strikes, x->quarantines,
+                     x->quarantine_left_ms, x->slots, x->cores, x->leased, x->shards_done,
+                     x->fuel_used, x->shards_per_s);
+    if (x->battery >= 0)
+        rc |= buf_printf(b, "%d", x->battery);
+    else
+        rc |= buf_puts(b, "null");
+    rc |= buf_printf(b, ", \"charging\": %s, \"last_seen_ms\": %" PRIu64 "}",
+                     x->charging < 0 ? "null"
+                     : x->charging   ? "true"
+                                     : "false",
+                     x->last_seen_ms);
+    return rc ? -1 : 0;
+}

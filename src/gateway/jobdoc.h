@@ -1,5 +1,5 @@
-/* jobdoc.h - internal to src/gateway: the JSON documents of jobs, written by hand so that
- * every integer is exact (cJSON would print 2^63-1 as a double).
+/* jobdoc.h - internal to src/gateway: the JSON documents of jobs (and nodes), written by hand so
+ * that every integer is exact (cJSON would print 2^63-1 as a double).
  *
  * A job's shards are read one at a time, in order, through a gw_shard_fn, so the same writer
  * serves a job the mesh holds and one read back from the store. */
@@ -29,6 +29,9 @@ int gw_jobdoc_summary(buf_t *b, const mesh_job_info *j, uint64_t ended_ms);
 /* The answer of the v0.10 POST /deploy/shard: status, total_sum, breakdown (per shard),
  * missing_shards (indices), plus the job id. */
 int gw_deploydoc(buf_t *b, const mesh_job_info *j, gw_shard_fn shard, void *ctx);
+
+/* A node's entry of GET /api/v1/nodes (and of the event stream's node events). */
+int gw_nodedoc(buf_t *b, const mesh_node_info *x);
 
 /* A JSON error document {"error": msg} (+ "status" when not 0). */
 int gw_errordoc(buf_t *b, const char *msg);

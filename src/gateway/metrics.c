@@ -30,6 +30,12 @@ int gw_metrics(gw *g, buf_t *b)
         rc |= buf_printf(b, "swarm_jobs_total{outcome=\"%s\"} %" PRIu64 "\n", jobs[i].outcome,
                          jobs[i].v);
     rc |= metric(b, "swarm_jobs_started_total", "counter", "Jobs started.", s.jobs_started);
+    uint64_t clients, dropped;
+    gw_events_counts(g->events, &clients, &dropped);
+    rc |= metric(b, "swarm_gateway_event_clients", "gauge", "Clients of /api/v1/events now.",
+                 clients);
+    rc |= metric(b, "swarm_gateway_event_clients_dropped_total", "counter",
+                 "Event clients dropped for leaving too much unread.", dropped);
     rc |= metric(b, "swarm_jobs_running", "gauge", "Jobs running now.", s.jobs_running);
     rc |=
         metric(b, "swarm_shard_results_total", "counter", "Shard results that counted.", s.results);
