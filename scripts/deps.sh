@@ -18,12 +18,13 @@ DEBIAN_PACKAGES=(
     libwebsockets-dev         # the gateway's HTTP server, on our libuv loop
     libsqlite3-dev            # the gateway's job store
     curl                      # tests and docs talk to the HTTP API
+    python3                   # test_events.sh reads the event stream over a raw socket
 )
 # js-libp2p interop peers need Node.js >= 20 with npm; any install of it will do (Debian's,
 # NodeSource's, nvm's), so it is checked as a command, and Debian's packages are the fallback.
 NODE_PACKAGES=(nodejs npm)
 TERMUX_PACKAGES=(cmake make clang lld pkg-config cjson libuv libsodium protobuf-c libwebsockets
-    libsqlite nodejs jq curl)
+    libsqlite nodejs jq curl python)
 TERMUX_OPTIONAL=(wabt) # installed when the repository has it; without it spec tests are off
 
 say() { echo "deps: $*"; }
