@@ -42,6 +42,9 @@ start_gateway() {
     local dir=$1
     shift
     mkdir -p "$dir"
+    # emptied here, not by the child's redirection: the loop below must not read the address
+    # a previous gateway wrote before the new one has truncated the file
+    : >"$dir/out"
     "$swarm" gateway --http 127.0.0.1:0 --listen /ip4/127.0.0.1/tcp/0 --data-dir "$dir" "$@" \
         >"$dir/out" 2>"$dir/err" &
     gw_pid=$!

@@ -55,6 +55,7 @@ url=
 # start_gateway DIR: a gateway on free ports; sets gw_pid, gw_addr (for workers) and url.
 start_gateway() {
     local dir=$1 log=$1.log i
+    : >"$log" # emptied before the gateway starts: a restart must not read the old address
     "$swarm" gateway --http 127.0.0.1:0 --listen /ip4/127.0.0.1/tcp/0 --data-dir "$dir" \
         >"$log" 2>&1 &
     gw_pid=$!
