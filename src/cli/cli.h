@@ -93,8 +93,4 @@ bool cli_parse_range(cli_args *a, const char *what, const char *s, int64_t *lo, 
  * home is known or the path does not fit. Creates nothing. */
 int cli_data_dir(const char *given, char *out, size_t cap, char *err, size_t errlen);
 
-/* Prints "swarm <cmd>: not available yet in this version (planned: <plan>)" to stderr and
- * returns SWARM_EXIT_RUNTIME: the body of subcommands that later work fills in. */
-int cli_not_yet(const char *cmd, const char *plan);
-
 #endif

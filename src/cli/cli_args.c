@@ -162,9 +162,3 @@ int cli_data_dir(const char *given, char *out, size_t cap, char *err, size_t err
         return err_set(err, errlen, "data folder path is too long");
     return 0;
 }
-
-int cli_not_yet(const char *cmd, const char *plan)
-{
-    fprintf(stderr, "swarm %s: not available yet in this version (planned: %s)\n", cmd, plan);
-    return SWARM_EXIT_RUNTIME;
-}

@@ -276,40 +276,35 @@ expect "body over the limit with a token" 413 "over the limit"
 req GET "/api/v1/jobs/$timeout_id" -H "Authorization: Bearer s3cret"
 expect "jobs survive a clean restart" 504 '"status": "timeout"'
 
-# --- with workers (once `swarm start` works) -------------------------------------------------------
-if timeout 2 "$swarm" start --data-dir "$tmp/probe" --bootstrap "$peer_addr" 2>&1 |
-    grep -q "not available"; then
-    echo "note: swarm start is not available yet: no jobs with workers"
-else
-    workers=()
-    for i in 1 2; do
-        "$swarm" start --data-dir "$tmp/w$i" --threads 2 --bootstrap "$peer_addr" \
-            >"$tmp/w$i.out" 2>&1 &
-        pids+=($!)
-        workers+=($!)
-    done
-    sleep 1
-    want=$("$swarm" run "$root/examples/primes.wasm" --range 0..20000)
-    req POST /api/v1/jobs -H "Authorization: Bearer s3cret" \
-        -d "{\"module\": \"$hash\", \"range\": [0, 20000], \"shards\": 16, \"deadline_ms\": 20000, \"wait\": true}"
-    expect "a job with workers" 200 "\"value\": $want,"
-    "$swarm" submit "$root/examples/primes.wasm" --range 0..20000 --gateway "$url" \
-        --token s3cret >"$tmp/submit.out" 2>&1
-    rc=$?
-    [ $rc = 0 ] && grep -q "value: $want" "$tmp/submit.out" && ok ||
-        fail "submit with workers: exit $rc: $(cat "$tmp/submit.out")"
-    grep -q "^  12D3KooW.* shards" "$tmp/submit.out" && ok || fail "no per-worker breakdown"
-    req POST /api/v1/jobs -H "Authorization: Bearer s3cret" \
-        -d "{\"module\": \"$hash\", \"range\": [0, 40], \"shards\": 4, \"reduce\": \"collect\", \"wait\": true}"
-    expect "collect with workers" 200 '"values": [4, 4, 2, 2]'
-    # hash64 at the top of the i64 range: the exact sum of four shards
-    want=$("$swarm" run "$root/examples/hash64.wasm" --range 9223372036854770000..9223372036854775807)
-    req POST /api/v1/jobs -H "Authorization: Bearer s3cret" \
-        -d "{\"module\": \"$hash64\", \"range\": [9223372036854770000, 9223372036854775807], \"shards\": 4, \"wait\": true}"
-    expect "i64 job at the top of the range" 200 "\"value\": $want,"
-    kill -TERM "${workers[@]}"
-    wait "${workers[@]}" 2>/dev/null
-fi
+# --- with workers --------------------------------------------------------------------------------
+workers=()
+for i in 1 2; do
+    "$swarm" start --data-dir "$tmp/w$i" --threads 2 --bootstrap "$peer_addr" \
+        >"$tmp/w$i.out" 2>&1 &
+    pids+=($!)
+    workers+=($!)
+done
+sleep 1
+want=$("$swarm" run "$root/examples/primes.wasm" --range 0..20000)
+req POST /api/v1/jobs -H "Authorization: Bearer s3cret" \
+    -d "{\"module\": \"$hash\", \"range\": [0, 20000], \"shards\": 16, \"deadline_ms\": 20000, \"wait\": true}"
+expect "a job with workers" 200 "\"value\": $want,"
+"$swarm" submit "$root/examples/primes.wasm" --range 0..20000 --gateway "$url" \
+    --token s3cret >"$tmp/submit.out" 2>&1
+rc=$?
+[ $rc = 0 ] && grep -q "value: $want" "$tmp/submit.out" && ok ||
+    fail "submit with workers: exit $rc: $(cat "$tmp/submit.out")"
+grep -q "^  12D3KooW.* shards" "$tmp/submit.out" && ok || fail "no per-worker breakdown"
+req POST /api/v1/jobs -H "Authorization: Bearer s3cret" \
+    -d "{\"module\": \"$hash\", \"range\": [0, 40], \"shards\": 4, \"reduce\": \"collect\", \"wait\": true}"
+expect "collect with workers" 200 '"values": [4, 4, 2, 2]'
+# hash64 at the top of the i64 range: the exact sum of four shards
+want=$("$swarm" run "$root/examples/hash64.wasm" --range 9223372036854770000..9223372036854775807)
+req POST /api/v1/jobs -H "Authorization: Bearer s3cret" \
+    -d "{\"module\": \"$hash64\", \"range\": [9223372036854770000, 9223372036854775807], \"shards\": 4, \"wait\": true}"
+expect "i64 job at the top of the range" 200 "\"value\": $want,"
+kill -TERM "${workers[@]}"
+wait "${workers[@]}" 2>/dev/null
 
 # a request still waiting when the gateway stops is answered 503
 curl -s -m 20 -o "$tmp/waiting.out" -w '%{http_code}' -H "Authorization: Bearer s3cret" \
