@@ -11,6 +11,8 @@
 #       GET /api/v1/nodes on the same gateway, i.e. the HTTP round trip alone;
 #   (c) scaling: a CPU-bound job (tests/integration/wasm/spin.wat, 40 shards of about 80 ms)
 #       on 1 worker and on 2 workers, one wasm thread each; speedup = time(1) / time(2);
+#   (e) the dashboard's files (GET /, /app.css, /app.js with gzip), p50 and p99, and the bytes
+#       of the whole page;
 #   (d) memory: VmRSS of an idle worker and an idle gateway, connected: fresh, and again after
 #       the runs of (a) and (b).
 # Each figure is the median of --runs runs (default 5). Prints the machine and markdown tables
@@ -129,6 +131,22 @@ b50=$(pct 50 <"$tmp/base" | awk '{printf "%.2f", $1 * 1000}')
 b99=$(pct 99 <"$tmp/base" | awk '{printf "%.2f", $1 * 1000}')
 say "latency: p50 $p50 ms, p99 $p99 ms (HTTP alone: $b50 / $b99 ms)"
 
+# (e) the dashboard's files: GET /, /app.css, /app.js (gzip accepted), p50 / p99, and the bytes
+# a browser transfers for the page
+: >"$tmp/web"
+page_bytes=0
+for f in / /app.css /app.js; do
+    page_bytes=$((page_bytes + $(curl -s -o /dev/null -w '%{size_download}' -H 'Accept-Encoding: gzip' "$url$f")))
+done
+for _ in $(seq "$latency_jobs"); do
+    for f in / /app.css /app.js; do
+        curl -s -o /dev/null -w '%{time_total}\n' -H 'Accept-Encoding: gzip' "$url$f" >>"$tmp/web"
+    done
+done
+w50=$(pct 50 <"$tmp/web" | awk '{printf "%.2f", $1 * 1000}')
+w99=$(pct 99 <"$tmp/web" | awk '{printf "%.2f", $1 * 1000}')
+say "dashboard files: p50 $w50 ms, p99 $w99 ms, $page_bytes bytes"
+
 # (d) memory, idle again after the runs above
 sleep 2
 rss_gw=$(rss "$gw_pid")
@@ -159,6 +177,8 @@ echo "| --- | ---: | ---: |"
 echo "| (a) trivial shards per second, 4 workers ($shards shards per job) | $rate | >= 10,000 |"
 echo "| (b) one-shard job, submit to outcome, p50 / p99 ($latency_jobs jobs) | $p50 / $p99 ms | p50 <= 2 ms |"
 echo "| (b) baseline: GET /api/v1/nodes, p50 / p99 | $b50 / $b99 ms | |"
+echo "| (e) GET /, /app.css, /app.js (gzip), p50 / p99 over $((3 * latency_jobs)) | $w50 / $w99 ms | < 5 ms |"
+echo "| (e) the page's transfer (three files, gzip) | $page_bytes bytes | < 100 KiB |"
 echo "| (c) CPU-bound job (40 x ~80 ms): 1 worker / 2 workers | ${took[1]} / ${took[2]} ms = ${speedup}x | >= 1.8x |"
 echo "| (d) VmRSS idle, fresh: worker / gateway | $rss_wk0 / $rss_gw0 MiB | <= 8 MiB each |"
 echo "| (d) VmRSS idle after (a) and (b): worker / gateway | $rss_wk / $rss_gw MiB | |"
