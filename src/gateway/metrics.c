@@ -65,30 +65,30 @@ int gw_metrics(gw *g, buf_t *b)
         return -1;
     size_t n = mesh_gw_nodes(g->mesh, nodes, 1024);
     n = n > 1024 ? 1024 : n;
+    /* each node's id in text once, for the three families below */
+    char(*peer)[P2P_PEER_ID_STRLEN] = malloc((n ? n : 1) * sizeof *peer);
+    if (!peer) {
+        free(nodes);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        p2p_peer_id_str(&nodes[i].peer, peer[i]);
     rc |= buf_puts(b, "# HELP swarm_node_shards_total Shards a worker delivered.\n"
                       "# TYPE swarm_node_shards_total counter\n");
-    for (size_t i = 0; i < n; i++) {
-        char peer[P2P_PEER_ID_STRLEN];
-        p2p_peer_id_str(&nodes[i].peer, peer);
-        rc |= buf_printf(b, "swarm_node_shards_total{peer=\"%s\"} %" PRIu64 "\n", peer,
+    for (size_t i = 0; i < n; i++)
+        rc |= buf_printf(b, "swarm_node_shards_total{peer=\"%s\"} %" PRIu64 "\n", peer[i],
                          nodes[i].shards_done);
-    }
     rc |= buf_puts(b, "# HELP swarm_node_shards_per_second A worker's throughput over the last "
                       "minute.\n# TYPE swarm_node_shards_per_second gauge\n");
-    for (size_t i = 0; i < n; i++) {
-        char peer[P2P_PEER_ID_STRLEN];
-        p2p_peer_id_str(&nodes[i].peer, peer);
-        rc |= buf_printf(b, "swarm_node_shards_per_second{peer=\"%s\"} %.3f\n", peer,
+    for (size_t i = 0; i < n; i++)
+        rc |= buf_printf(b, "swarm_node_shards_per_second{peer=\"%s\"} %.3f\n", peer[i],
                          nodes[i].shards_per_s);
-    }
     rc |= buf_puts(b, "# HELP swarm_node_strikes A worker's strikes now.\n"
                       "# TYPE swarm_node_strikes gauge\n");
-    for (size_t i = 0; i < n; i++) {
-        char peer[P2P_PEER_ID_STRLEN];
-        p2p_peer_id_str(&nodes[i].peer, peer);
-        rc |= buf_printf(b, "swarm_node_strikes{peer=\"%s\",state=\"%s\"} %u\n", peer,
+    for (size_t i = 0; i < n; i++)
+        rc |= buf_printf(b, "swarm_node_strikes{peer=\"%s\",state=\"%s\"} %u\n", peer[i],
                          mesh_node_state_name(nodes[i].state), nodes[i].strikes);
-    }
+    free(peer);
     free(nodes);
 
     gw_store_stats st;
